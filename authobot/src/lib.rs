@@ -1,0 +1,1 @@
+//! authobot: see README.md.

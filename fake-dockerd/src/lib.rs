@@ -1,0 +1,1 @@
+//! fake-dockerd: see README.md.

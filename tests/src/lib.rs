@@ -1,0 +1,1 @@
+//! Cross-crate tests and deliberately broken plugins live here.
