@@ -4,8 +4,10 @@
 //! conformance suite, so that all three read requests exactly as the daemon does.
 
 pub mod body;
+pub mod client;
 pub mod plugin;
 pub mod route;
+pub mod server;
 pub mod wire;
 
 pub use plugin::AuthzPlugin;

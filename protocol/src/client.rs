@@ -1,0 +1,1 @@
+//! The daemon side of the protocol: a pooled plugin client over a unix socket.

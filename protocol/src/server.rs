@@ -1,0 +1,1 @@
+//! The plugin server: hyper http1 on a unix socket, driving an [`crate::AuthzPlugin`].
