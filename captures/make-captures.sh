@@ -205,10 +205,13 @@ crafted() {
     done < <(tail -n +2 "$tmp/resp.headers")
     local req_body=""
     [[ $body != - ]] && req_body=$(base64 -w0 <"$body")
+    # dockerd's handlers return errors rather than write them: 4xx/5xx is a handler error.
+    local kind=buffered
+    [[ ${status:-0} -ge 400 ]] && kind=handler_error
     local IFS=,
-    printf '{"version":1,"request":{"method":%s,"target":%s,"headers":[%s],"body":"%s","chunked":%s},"response":{"status":%s,"headers":[%s],"body":"%s","kind":"buffered"}}\n' \
+    printf '{"version":1,"request":{"method":%s,"target":%s,"headers":[%s],"body":"%s","chunked":%s},"response":{"status":%s,"headers":[%s],"body":"%s","kind":"%s"}}\n' \
         "$(json_string "$method")" "$(json_string "$target")" "${headers[*]}" "$req_body" "$chunked" \
-        "${status:-0}" "${resp_headers[*]}" "$(base64 -w0 <"$tmp/resp.body")" \
+        "${status:-0}" "${resp_headers[*]}" "$(base64 -w0 <"$tmp/resp.body")" "$kind" \
         >"$out_dir/fidelity/$name.exchange.jsonl"
     printf '%-10s %-28s %3d calls  (HTTP %s)\n' fidelity "$name" "$(wc -l <"$recording")" "$status"
 }
