@@ -396,6 +396,16 @@ async fn read_body(
 /// Decodes an authz call and asks the plugin; any fault on the way is a deny saying why.
 fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
     let method = phase.method_name();
+    // serde reads a struct from a JSON array too (positionally); Go, like dockerd, does not.
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        tracing::warn!(call = method, "call body is not a JSON object; denied");
+        return fault_reply(format!(
+            "malformed {method} call: the body is not a JSON object"
+        ));
+    }
     let request: AuthzRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(err) => {
