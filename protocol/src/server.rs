@@ -213,6 +213,9 @@ pub async fn serve(
 
     drop(listener);
     stop_connections.send_replace(true);
+    while let Some(finished) = connections.try_join_next() {
+        log_task_failure(finished);
+    }
     let in_flight = connections.len();
     tracing::info!(
         connections = in_flight,

@@ -582,7 +582,7 @@ async fn client_stalling_mid_headers_is_cut_off_by_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn silent_client_is_cut_off_by_the_header_timeout() {
+async fn silent_half_open_client_is_cut_off_by_the_header_timeout() {
     let timeout = Duration::from_millis(300);
     let config = ServerConfig {
         header_read_timeout: timeout,
