@@ -128,7 +128,8 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// The largest call body accepted; larger ones are answered 413 with a deny body.
     pub max_body_bytes: usize,
-    /// At most this many connections served at once; further ones wait in the listen backlog.
+    /// At most this many connections served at once (`Some(0)` counts as 1); further ones
+    /// wait in the listen backlog until a served one closes.
     pub max_connections: Option<usize>,
     /// How long a shutdown waits for in-flight calls before dropping them.
     pub shutdown_timeout: Duration,
@@ -164,7 +165,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let config = Arc::new(config);
-    let slots = config.max_connections.map(|n| Arc::new(Semaphore::new(n)));
+    let slots = config
+        .max_connections
+        .map(|n| Arc::new(Semaphore::new(n.max(1))));
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     match listener::listener_path(&listener) {
