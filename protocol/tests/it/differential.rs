@@ -79,6 +79,11 @@ fn build_and_start_oracle() -> Result<Option<Oracle>> {
         .arg(".")
         .current_dir(&source)
         .env("GOPROXY", "off")
+        .env(
+            "GOCACHE",
+            std::env::var_os("GOCACHE")
+                .unwrap_or_else(|| target_dir().join("go-cache").into_os_string()),
+        )
         .env("GOFLAGS", "-mod=mod")
         .status()
         .context("running go build for the oracle")?;
@@ -252,7 +257,7 @@ static DEVICE_REQUEST: [(&str, Gen); 5] = [
     ("Options", Gen::StrMap(WORDS)),
 ];
 /// HostConfig fields a policy reads, plus a few it does not (type-checked all the same).
-static HOST_CONFIG: [(&str, Gen); 26] = [
+static HOST_CONFIG: [(&str, Gen); 28] = [
     ("Binds", Gen::Strings(BINDS)),
     ("Mounts", Gen::List(&Gen::Obj(&MOUNT))),
     ("VolumesFrom", Gen::Strings(WORDS)),
@@ -285,6 +290,15 @@ static HOST_CONFIG: [(&str, Gen); 26] = [
     ("Memory", Gen::Int),
     ("BlkioWeight", Gen::Int),
     ("Init", Gen::Bool),
+    ("ConsoleSize", Gen::List(&Gen::Int)),
+    (
+        "PortBindings",
+        Gen::Obj(&[("80/tcp", Gen::List(&Gen::Obj(&PORT_BINDING)))]),
+    ),
+];
+static PORT_BINDING: [(&str, Gen); 2] = [
+    ("HostIp", Gen::Str(WORDS)),
+    ("HostPort", Gen::Str(&["80", ""])),
 ];
 static ENDPOINT: [(&str, Gen); 2] = [
     ("Aliases", Gen::Strings(WORDS)),
@@ -298,7 +312,7 @@ static NETWORKING: [(&str, Gen); 1] = [(
     ]),
 )];
 /// A create body: Config fields, the HostConfig object, and HostConfig fields at the top.
-static CREATE: [(&str, Gen); 14] = [
+static CREATE: [(&str, Gen); 16] = [
     ("Image", Gen::Str(&["busybox", "x"])),
     ("User", Gen::Str(&["root", "0", ""])),
     ("Cmd", Gen::StrSlice(&["sh", "-c", "id"])),
@@ -308,6 +322,11 @@ static CREATE: [(&str, Gen); 14] = [
         Gen::Obj(&[("/data", Gen::Obj(&[])), ("/x", Gen::Obj(&[]))]),
     ),
     ("Tty", Gen::Bool),
+    ("StopTimeout", Gen::Int),
+    (
+        "Healthcheck",
+        Gen::Obj(&[("Test", Gen::Strings(WORDS)), ("Interval", Gen::Int)]),
+    ),
     ("HostConfig", Gen::Obj(&HOST_CONFIG)),
     ("NetworkingConfig", Gen::Obj(&NETWORKING)),
     ("Privileged", Gen::Bool),
@@ -569,10 +588,12 @@ fn body(top: BoxedStrategy<Vec<u8>>) -> BoxedStrategy<Vec<u8>> {
     prop_oneof![
         16 => top.clone(),
         1 => top.clone().prop_map(|mut b| { b.extend_from_slice(b" \n"); b }),
-        1 => (top, prop::sample::select(vec!["}", "]", "x", "{}", "null"])).prop_map(|(mut b, tail)| {
+        1 => (top.clone(), prop::sample::select(vec!["}", "]", "x", "{}", "null"])).prop_map(|(mut b, tail)| {
             b.extend_from_slice(tail.as_bytes());
             b
         }),
+        1 => top.clone().prop_map(|b| [b"\xEF\xBB\xBF".to_vec(), b].concat()),
+        1 => top.prop_map(|b| [b"\r\n\t ".to_vec(), b].concat()),
         1 => prop::sample::select(vec!["null", "", " ", "[]", "\"x\"", "{", "{\"a\":}", "1"])
             .prop_map(|s| s.as_bytes().to_vec()),
     ]
@@ -584,8 +605,13 @@ fn differential(kind: &str, strategy: BoxedStrategy<Vec<u8>>, cases: u32) {
     let Some(oracle) = oracle() else {
         return;
     };
+    // BODY_DIFFERENTIAL_SCALE=N runs N times the cases (a longer soak than CI's).
+    let scale: u32 = std::env::var("BODY_DIFFERENTIAL_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let config = Config {
-        cases,
+        cases: cases.saturating_mul(scale.max(1)),
         failure_persistence: None,
         ..Config::default()
     };
