@@ -688,3 +688,56 @@ fn pinned_bodies_decode_as_go_does() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Go allows exactly 10000 nested arrays and objects; one more is a syntax error.
+#[test]
+fn nesting_limit_is_gos() {
+    let Some(oracle) = oracle() else {
+        return;
+    };
+    for depth in [9_999, 10_000, 10_001] {
+        // The outer object counts as one level; an unknown key is accepted exactly when the
+        // syntax is.
+        let body = format!(
+            "{{\"Unknown\":{}{}}}",
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        );
+        compare(oracle, "container_create", body.as_bytes()).unwrap();
+        compare(oracle, "authz_reply", body.as_bytes()).unwrap();
+        let accepted = decode::<ContainerCreate>(body.as_bytes()).is_ok();
+        assert_eq!(accepted, depth <= 10_000, "depth {depth}");
+    }
+}
+
+/// Invalid UTF-8 of every kind, in keys and values, becomes U+FFFD byte by byte as in Go.
+#[test]
+fn invalid_utf8_is_replaced_as_go_does() {
+    let Some(oracle) = oracle() else {
+        return;
+    };
+    let sequences: [&[u8]; 9] = [
+        b"\xc0\xaf",         // overlong
+        b"\xed\xa0\x80",     // an encoded surrogate
+        b"\xe2\x82",         // truncated
+        b"\xf4\x90\x80\x80", // beyond U+10FFFF
+        b"\xf0\x9f\x98\x80", // valid: one emoji
+        b"\x80",             // a lone continuation byte
+        b"\xf8\x88\x80\x80\x80",
+        b"\xc2\xa0",     // valid: NBSP
+        b"\xef\xbb\xbf", // valid: a BOM inside a string
+    ];
+    for sequence in sequences {
+        let value = [
+            b"{\"Image\":\"a".as_slice(),
+            sequence,
+            b"b\",\"User\":\"".as_slice(),
+            sequence,
+            b"\"}",
+        ]
+        .concat();
+        compare(oracle, "container_create", &value).unwrap();
+        let key = [b"{\"Privileged".as_slice(), sequence, b"\":true}"].concat();
+        compare(oracle, "exec_create", &key).unwrap();
+    }
+}
