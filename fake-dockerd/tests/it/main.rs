@@ -1,0 +1,3 @@
+//! fake-dockerd's integration tests, one binary with a module per subject.
+
+mod fidelity_captures;
