@@ -157,7 +157,7 @@ pub async fn run(args: Args) -> Result<(), ServeError> {
         tap: None,
     };
     let listener = listen(&args.listen)?;
-    tracing::info!(socket = %args.listen.display(), profile = ?args.profile, "serving the Docker API");
+    tracing::info!(socket = %args.listen.display(), profile = %args.profile, "serving the Docker API");
     serve(
         listener,
         Arc::new(service),

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use protocol::server::{self, ServerConfig};
-use protocol::{AuthzPlugin, AuthzReply, AuthzRequest, Phase};
+use protocol::{ActivateManifest, AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 
 /// The docker CLI the brief names; tests that need it skip (or fail under CI) without it.
 pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
@@ -42,6 +43,8 @@ pub struct TestPlugin {
     pub deny_uri_part: Option<String>,
     pub deny_message: String,
     pub calls: CallLog,
+    pub implements: Vec<String>,
+    pub activations: Arc<AtomicUsize>,
 }
 
 impl AuthzPlugin for TestPlugin {
@@ -65,11 +68,19 @@ impl AuthzPlugin for TestPlugin {
             .push((Phase::Response, request.clone()));
         AuthzReply::allow()
     }
+
+    fn manifest(&self) -> ActivateManifest {
+        self.activations.fetch_add(1, Ordering::SeqCst);
+        ActivateManifest {
+            implements: self.implements.clone(),
+        }
+    }
 }
 
 /// A plugin served on `DIR/NAME.sock` from a thread of its own, stopped on drop.
 pub struct RunningPlugin {
     pub calls: CallLog,
+    activations: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -78,11 +89,23 @@ impl RunningPlugin {
     /// Serves an allow-all plugin (or one denying URIs containing `deny`) as `dir/name.sock`.
     pub fn start(dir: &Path, name: &str, deny: Option<(&str, &str)>) -> RunningPlugin {
         let calls = CallLog::default();
-        let plugin = TestPlugin {
-            deny_uri_part: deny.map(|(part, _)| part.to_owned()),
-            deny_message: deny.map(|(_, msg)| msg.to_owned()).unwrap_or_default(),
-            calls: Arc::clone(&calls),
-        };
+        RunningPlugin::serve(
+            dir,
+            name,
+            TestPlugin {
+                deny_uri_part: deny.map(|(part, _)| part.to_owned()),
+                deny_message: deny.map(|(_, msg)| msg.to_owned()).unwrap_or_default(),
+                calls: Arc::clone(&calls),
+                implements: ActivateManifest::authz().implements,
+                activations: Arc::default(),
+            },
+        )
+    }
+
+    /// Serves `plugin` as `dir/name.sock`.
+    pub fn serve(dir: &Path, name: &str, plugin: TestPlugin) -> RunningPlugin {
+        let calls = Arc::clone(&plugin.calls);
+        let activations = Arc::clone(&plugin.activations);
         let socket = dir.join(format!("{name}.sock"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = std::sync::mpsc::channel();
@@ -100,9 +123,15 @@ impl RunningPlugin {
         is_ready.recv().unwrap();
         RunningPlugin {
             calls,
+            activations,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// How many `Plugin.Activate` calls the plugin answered.
+    pub fn activations(&self) -> usize {
+        self.activations.load(Ordering::SeqCst)
     }
 
     /// The `RequestUri`s of the calls made in `phase`, in order.
@@ -138,6 +167,13 @@ pub struct FakeDockerd {
 impl FakeDockerd {
     /// Runs `fake-dockerd ARGS...` whose API socket is `socket`, waiting until it listens.
     pub fn start(socket: &Path, args: &[&str]) -> FakeDockerd {
+        let mut fake = FakeDockerd::spawn(socket, args);
+        fake.wait_listening();
+        fake
+    }
+
+    /// Runs `fake-dockerd ARGS...` without waiting for it.
+    pub fn spawn(socket: &Path, args: &[&str]) -> FakeDockerd {
         let stderr_path = socket.with_extension("log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_fake-dockerd"))
@@ -146,13 +182,23 @@ impl FakeDockerd {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let mut fake = FakeDockerd {
+        FakeDockerd {
             child,
             socket: socket.to_path_buf(),
             stderr_path,
-        };
-        fake.wait_listening();
-        fake
+        }
+    }
+
+    /// Waits for the process to exit on its own, at most `limit`; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     fn wait_listening(&mut self) {
