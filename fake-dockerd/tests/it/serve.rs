@@ -3,11 +3,11 @@
 
 use protocol::Phase;
 
-use crate::serve_harness::{docker_cli_available, ok_stdout, FakeDockerd, RunningPlugin};
+use crate::serve_harness::{docker_cli_available, ok_stdout, Deny, FakeDockerd, RunningPlugin};
 
 /// A plugin directory with plugin `allow` (allows everything) and fake-dockerd serving
 /// through it.
-fn serve_with(deny: Option<(&str, &str)>) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
+fn serve_with(deny: Option<Deny>) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "testauthz", deny);
     let socket = dir.path().join("docker.sock");
@@ -169,7 +169,8 @@ fn a_denying_plugin_reaches_the_cli_as_authorization_denied_by_plugin_name() {
     if !docker_cli_available() {
         return;
     }
-    let (_dir, plugin, fake) = serve_with(Some(("/containers/create", "no containers for you")));
+    let (_dir, plugin, fake) =
+        serve_with(Deny::request("/containers/create", "no containers for you"));
     let out = fake.docker(&["run", "-d", "busybox", "sleep", "1"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -241,4 +242,34 @@ fn an_unknown_route_is_answered_404_without_asking_the_plugin() {
     };
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
     assert_eq!(plugin.uris(Phase::Request).len(), before);
+}
+
+#[test]
+fn a_response_phase_deny_replaces_a_buffered_answer_with_the_denial() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(Deny::response("/containers/json", "listing hidden"));
+    let out = fake.docker(&["ps"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("authorization denied by plugin testauthz: listing hidden"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_response_phase_deny_after_a_hijacked_exec_changes_nothing() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(Deny::response("/start", "too late"));
+    // The deny on the container start replaces its buffered 204 with the denial ...
+    let run = fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("too late"));
+    // ... but the container started anyway (side effects stay), and the exec stream,
+    // hijacked before AuthZRes, reaches the client whole.
+    let out = fake.docker(&["exec", "box", "echo", "still", "here"]);
+    assert_eq!(ok_stdout(&out, "docker exec"), "still here\n");
 }

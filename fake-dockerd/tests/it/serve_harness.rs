@@ -36,12 +36,11 @@ pub fn docker_cli_available() -> bool {
 /// Every call a test plugin received, in order.
 pub type CallLog = Arc<Mutex<Vec<(Phase, AuthzRequest)>>>;
 
-/// An authz plugin for tests: allows everything except request-phase calls whose URI
-/// contains `deny_uri_part`, which it denies with `deny_message`; logs every call.
+/// An authz plugin for tests: allows everything except calls of the `deny` rule's phase
+/// whose URI contains its text, which it denies with its message; logs every call.
 #[derive(Debug)]
 pub struct TestPlugin {
-    pub deny_uri_part: Option<String>,
-    pub deny_message: String,
+    pub deny: Option<Deny>,
     pub calls: CallLog,
     pub implements: Vec<String>,
     pub activations: Arc<AtomicUsize>,
@@ -49,24 +48,11 @@ pub struct TestPlugin {
 
 impl AuthzPlugin for TestPlugin {
     fn authz_request(&self, request: &AuthzRequest) -> AuthzReply {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((Phase::Request, request.clone()));
-        match &self.deny_uri_part {
-            Some(part) if request.request_uri.contains(part.as_str()) => {
-                AuthzReply::deny(self.deny_message.clone())
-            }
-            _ => AuthzReply::allow(),
-        }
+        self.decide(Phase::Request, request)
     }
 
     fn authz_response(&self, request: &AuthzRequest) -> AuthzReply {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((Phase::Response, request.clone()));
-        AuthzReply::allow()
+        self.decide(Phase::Response, request)
     }
 
     fn manifest(&self) -> ActivateManifest {
@@ -74,6 +60,46 @@ impl AuthzPlugin for TestPlugin {
         ActivateManifest {
             implements: self.implements.clone(),
         }
+    }
+}
+
+impl TestPlugin {
+    fn decide(&self, phase: Phase, request: &AuthzRequest) -> AuthzReply {
+        self.calls.lock().unwrap().push((phase, request.clone()));
+        match &self.deny {
+            Some(deny) if deny.phase == phase && request.request_uri.contains(&deny.uri_part) => {
+                AuthzReply::deny(deny.message.clone())
+            }
+            _ => AuthzReply::allow(),
+        }
+    }
+}
+
+/// What a [`TestPlugin`] denies: calls of `phase` whose `RequestUri` contains `uri_part`.
+#[derive(Debug, Clone)]
+pub struct Deny {
+    pub phase: Phase,
+    pub uri_part: String,
+    pub message: String,
+}
+
+impl Deny {
+    /// Denies request-phase calls whose URI contains `uri_part`.
+    pub fn request(uri_part: &str, message: &str) -> Option<Deny> {
+        Some(Deny {
+            phase: Phase::Request,
+            uri_part: uri_part.into(),
+            message: message.into(),
+        })
+    }
+
+    /// Denies response-phase calls whose URI contains `uri_part`.
+    pub fn response(uri_part: &str, message: &str) -> Option<Deny> {
+        Some(Deny {
+            phase: Phase::Response,
+            uri_part: uri_part.into(),
+            message: message.into(),
+        })
     }
 }
 
@@ -86,15 +112,14 @@ pub struct RunningPlugin {
 }
 
 impl RunningPlugin {
-    /// Serves an allow-all plugin (or one denying URIs containing `deny`) as `dir/name.sock`.
-    pub fn start(dir: &Path, name: &str, deny: Option<(&str, &str)>) -> RunningPlugin {
+    /// Serves an allow-all plugin (but for `deny`) as `dir/name.sock`.
+    pub fn start(dir: &Path, name: &str, deny: Option<Deny>) -> RunningPlugin {
         let calls = CallLog::default();
         RunningPlugin::serve(
             dir,
             name,
             TestPlugin {
-                deny_uri_part: deny.map(|(part, _)| part.to_owned()),
-                deny_message: deny.map(|(_, msg)| msg.to_owned()).unwrap_or_default(),
+                deny,
                 calls: Arc::clone(&calls),
                 implements: ActivateManifest::authz().implements,
                 activations: Arc::default(),

@@ -63,8 +63,7 @@ fn serve_refuses_to_start_with_a_plugin_that_does_not_implement_authz() {
         dir.path(),
         "notauthz",
         TestPlugin {
-            deny_uri_part: None,
-            deny_message: String::new(),
+            deny: None,
             calls: Arc::clone(&calls),
             implements: vec!["VolumeDriver".into()],
             activations: Arc::default(),
