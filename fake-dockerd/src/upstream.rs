@@ -157,3 +157,46 @@ fn headers_with_host(mut headers: http::HeaderMap) -> http::HeaderMap {
     headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
     headers
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unix_url_names_the_socket_path() {
+        let upstream = Upstream::from_address("unix:///var/run/docker.sock").unwrap();
+        assert_eq!(upstream.socket(), Path::new("/var/run/docker.sock"));
+    }
+
+    #[test]
+    fn a_bare_absolute_path_is_a_socket_path() {
+        let upstream = Upstream::from_address("/tmp/d.sock").unwrap();
+        assert_eq!(upstream.socket(), Path::new("/tmp/d.sock"));
+    }
+
+    #[test]
+    fn tcp_and_relative_addresses_are_refused() {
+        for address in [
+            "tcp://127.0.0.1:2375",
+            "unix://relative.sock",
+            "docker.sock",
+        ] {
+            assert!(
+                matches!(
+                    Upstream::from_address(address),
+                    Err(UpstreamError::Address(_))
+                ),
+                "{address}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_daemon_socket_is_a_connect_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = Upstream::new(dir.path().join("absent.sock"));
+        let error = upstream.identity_headers().await.unwrap_err();
+        assert!(matches!(error, UpstreamError::Connect { .. }), "{error}");
+        assert!(error.to_string().contains("absent.sock"));
+    }
+}
