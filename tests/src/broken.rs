@@ -258,9 +258,9 @@ fn last_member<'v>(
 ) -> Option<&'v serde_json::Value> {
     object
         .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
-        .last()
 }
 
 fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
