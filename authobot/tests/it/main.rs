@@ -1,0 +1,8 @@
+//! authobot's integration tests, one binary with a module per subject.
+
+mod audit;
+mod cli;
+mod decisions;
+mod hostile;
+mod policies;
+mod support;
