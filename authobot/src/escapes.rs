@@ -115,6 +115,9 @@ impl<'a> Checker<'a> {
             )?;
         }
         self.binds(at, hc)?;
+        self.log
+            .read(format!("{at}.VolumeDriver"), &hc.volume_driver);
+        self.volume_driver(&format!("{at}.VolumeDriver"), &hc.volume_driver)?;
         self.mounts(&format!("{at}.Mounts"), &hc.mounts)?;
         self.log.read(format!("{at}.VolumesFrom"), &hc.volumes_from);
         if let Some(source) = hc.volumes_from.first() {
@@ -199,9 +202,29 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn volume_driver(&self, what: &str, driver: &str) -> Check {
+        if matches!(driver, "" | "local") || self.escapes.volume_drivers.contains(driver) {
+            return Ok(());
+        }
+        self.refuse(
+            NO_VOLUME_DRIVERS,
+            format!("{what} {driver:?}"),
+            "a volume driver other than local may mount any host path its options name",
+        )
+    }
+
     fn mounts(&mut self, at: &str, mounts: &[Mount]) -> Check {
         self.log.read(at, mounts);
         for mount in mounts {
+            let driver = mount
+                .volume_options
+                .as_ref()
+                .and_then(|o| o.driver_config.as_ref())
+                .map_or("", |d| d.name.as_str());
+            self.volume_driver(
+                &format!("{at} entry of type {:?} with driver", mount.kind),
+                driver,
+            )?;
             let Some(path) = mount.host_path() else {
                 continue;
             };
@@ -394,6 +417,7 @@ impl<'a> Checker<'a> {
     pub fn volume_create(&mut self, volume: &VolumeCreate) -> Check {
         self.log.read("Driver", &volume.driver);
         self.log.read("DriverOpts", &volume.driver_opts);
+        self.volume_driver("Driver", &volume.driver)?;
         match volume.host_path() {
             Some(path) => self.host_path(
                 NO_VOLUME_HOST_BINDS,

@@ -141,6 +141,8 @@ pub struct Escapes {
     pub security_opts: BTreeSet<(String, String)>,
     /// Plugin privilege names that a plugin pull or upgrade may grant.
     pub plugin_privileges: BTreeSet<String>,
+    /// Volume drivers that may be used besides `local`.
+    pub volume_drivers: BTreeSet<String>,
 }
 
 impl Escapes {
@@ -255,6 +257,7 @@ struct EscapesFile {
     sysctls: Vec<String>,
     security_opts: Vec<String>,
     plugin_privileges: Vec<String>,
+    volume_drivers: Vec<String>,
 }
 
 struct Compiler<'a> {
@@ -414,6 +417,7 @@ impl Compiler<'_> {
                 .map(|o| parse_security_opt(o))
                 .collect(),
             plugin_privileges: file.plugin_privileges.into_iter().collect(),
+            volume_drivers: file.volume_drivers.into_iter().collect(),
         }
     }
 }

@@ -32,6 +32,8 @@ pub const NO_BIND_MOUNTS: &str = "no-bind-mounts";
 pub const NO_VOLUME_HOST_BINDS: &str = "no-volume-host-binds";
 /// `HostConfig.VolumesFrom`.
 pub const NO_VOLUMES_FROM: &str = "no-volumes-from";
+/// Volume drivers other than `local` outside the allow-list.
+pub const NO_VOLUME_DRIVERS: &str = "no-volume-drivers";
 /// Privileged containers and privileged exec sessions.
 pub const NO_PRIVILEGED: &str = "no-privileged";
 /// Added capabilities outside the allow-list.
@@ -72,6 +74,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: NO_HOST_BINDS, summary: "HostConfig.Binds with a host path, unless under `bind_prefixes` (and read-only unless `bind_read_write`)" },
     RuleInfo { id: NO_BIND_MOUNTS, summary: "Mounts of type bind (containers and services), with the same allow-list as no-host-binds" },
     RuleInfo { id: NO_VOLUME_HOST_BINDS, summary: "volumes of the local driver with bind options (`type=none,o=bind,device=/`), in Mounts, services and volume create" },
+    RuleInfo { id: NO_VOLUME_DRIVERS, summary: "volume drivers other than local (volume create, HostConfig.VolumeDriver, mount driver configs) not listed in `volume_drivers`: a third-party driver may mount any host path it is told to" },
     RuleInfo { id: NO_VOLUMES_FROM, summary: "HostConfig.VolumesFrom: it copies another container's mounts, host binds included" },
     RuleInfo { id: NO_PRIVILEGED, summary: "privileged containers (HostConfig.Privileged) and privileged exec sessions: every capability and every host device" },
     RuleInfo { id: NO_CAP_ADD, summary: "capabilities added beyond `capabilities` (CapAdd as the daemon normalises it, services' CapabilityAdd)" },

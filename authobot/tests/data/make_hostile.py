@@ -60,6 +60,12 @@ create("mount volume local bind options", "no-volume-host-binds",
        '"HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/h","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"none","o":"bind","device":"/"}}}}]}')
 create("mount volume bind options lower case", "no-volume-host-binds",
        '"HostConfig":{"Mounts":[{"type":"volume","source":"v2","target":"/h","volumeoptions":{"driverconfig":{"name":"local","options":{"type":"none","o":"bind","device":"/etc"}}}}]}')
+# Volume drivers that can mount whatever their options say.
+create("volume driver", "no-volume-drivers", '"HostConfig":{"VolumeDriver":"local-persist","Binds":["data:/data"]}')
+create("mount with a third-party volume driver", "no-volume-drivers",
+       '"HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/h","VolumeOptions":{"DriverConfig":{"Name":"sshfs","Options":{"sshcmd":"root@localhost:/"}}}}]}')
+case("volume create with a third-party driver", "no-volume-drivers", "POST", "/v1.41/volumes/create",
+     '{"Name":"all","Driver":"local-persist","DriverOpts":{"mountpoint":"/"}}')
 # VolumesFrom.
 create("volumes from", "no-volumes-from", '"HostConfig":{"VolumesFrom":["admin-box"]}')
 create("volumes from lower case", "no-volumes-from", '"hostconfig":{"volumesfrom":["admin-box:ro"]}')
