@@ -6,9 +6,9 @@
 //! Allow-lists come from the caller's profile ([`Escapes`]).
 
 use protocol::body::{
-    parse_security_opt, ContainerCreate, ContainerSpec, ContainerUpdate, DeviceMapping,
-    DeviceRequest, ExecCreate, HostConfig, Mount, PluginPrivilege, PluginSettings, ServiceSpec,
-    VolumeCreate,
+    go_path_clean, parse_security_opt, ContainerCreate, ContainerSpec, ContainerUpdate,
+    DeviceMapping, DeviceRequest, ExecCreate, HostConfig, Mount, PluginPrivilege, PluginSettings,
+    ServiceSpec, VolumeCreate,
 };
 use protocol::route::Route;
 
@@ -29,31 +29,6 @@ pub struct Denial {
 
 /// The result of a check: `Err` carries the first refusal.
 pub type Check = Result<(), Denial>;
-
-/// Lexically cleans a path the way Go's `filepath.Clean` does (`//`, `/./`, `..`).
-pub fn clean_path(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
-}
 
 fn is_under(path: &str, prefix: &str) -> bool {
     path == prefix
@@ -181,7 +156,7 @@ impl<'a> Checker<'a> {
     }
 
     fn host_path(&self, rule: &'static str, what: String, path: &str, read_only: bool) -> Check {
-        let path = clean_path(path);
+        let path = go_path_clean(path);
         match self
             .escapes
             .bind_prefixes
@@ -330,7 +305,7 @@ impl<'a> Checker<'a> {
     fn devices(&mut self, at: &str, devices: &[DeviceMapping]) -> Check {
         self.log.read(at, devices);
         for device in devices {
-            let path = clean_path(&device.path_on_host);
+            let path = go_path_clean(&device.path_on_host);
             if !self.escapes.devices.contains(&path) {
                 self.refuse(
                     NO_DEVICES,
@@ -577,14 +552,6 @@ fn capability_risk(capability: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clean_path_folds_dots_and_double_slashes_like_go() {
-        assert_eq!(clean_path("//srv/./data/../x/"), "/srv/x");
-        assert_eq!(clean_path("/.."), "/");
-        assert_eq!(clean_path(""), ".");
-        assert_eq!(clean_path("a/../.."), "..");
-    }
 
     #[test]
     fn prefix_match_stops_at_path_components() {

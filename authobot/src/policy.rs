@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
-use protocol::body::{parse_security_opt, HostConfig};
+use protocol::body::{go_path_clean, parse_security_opt, HostConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::escapes::clean_path;
 use crate::pattern::RoutePattern;
 use crate::rules;
 
@@ -375,7 +374,7 @@ impl Compiler<'_> {
         }
         let mut bind_prefixes = Vec::new();
         for prefix in &file.bind_prefixes {
-            if !prefix.get_ref().starts_with('/') || clean_path(prefix.get_ref()) == "/" {
+            if !prefix.get_ref().starts_with('/') || go_path_clean(prefix.get_ref()) == "/" {
                 self.invalid(
                     prefix.span(),
                     format!(
@@ -384,7 +383,7 @@ impl Compiler<'_> {
                     ),
                 );
             }
-            bind_prefixes.push(clean_path(prefix.get_ref()));
+            bind_prefixes.push(go_path_clean(prefix.get_ref()));
         }
         let mut devices = BTreeSet::new();
         for device in &file.devices {
@@ -394,7 +393,7 @@ impl Compiler<'_> {
                     format!("device {:?} must be an absolute path", device.get_ref()),
                 );
             }
-            devices.insert(clean_path(device.get_ref()));
+            devices.insert(go_path_clean(device.get_ref()));
         }
         let capabilities = HostConfig {
             cap_add: file.capabilities,

@@ -6,3 +6,4 @@ mod decisions;
 mod hostile;
 mod policies;
 mod support;
+mod workflow;
