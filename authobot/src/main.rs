@@ -270,6 +270,10 @@ fn serve(socket: &Path, policy_path: Option<PathBuf>, audit: Option<&Path>) -> R
                 listener
             }
             None => {
+                if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
                 let listener = server::bind_unix(socket)
                     .with_context(|| format!("cannot listen on {}", socket.display()))?;
                 tracing::info!(socket = %socket.display(), "serving");

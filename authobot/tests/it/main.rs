@@ -5,5 +5,6 @@ mod cli;
 mod decisions;
 mod hostile;
 mod policies;
+mod properties;
 mod support;
 mod workflow;
