@@ -1,1 +1,3 @@
 //! fake-dockerd: see README.md.
+
+pub mod backend;

@@ -3,6 +3,25 @@
 //! `RequestUri` is the raw request target; dockerd percent-decodes it and ignores the query
 //! before matching its route table, so policies must match on the route parsed here and
 //! never on the raw string.
+//!
+//! What [`parse`] reproduces, read from Go 1.19's `net/http` and `net/url`, the gorilla mux
+//! v1.8.0 vendored in moby v20.10.24, and moby's `createMux` (v20.10.24 and HEAD):
+//! - the request line: the method is an HTTP token, the target has no space and no control
+//!   byte; `url.ParseRequestURI` accepts origin form (`/path`), absolute form
+//!   (`scheme://authority/path`, also `scheme:/path`) and `*`; `OPTIONS *` is answered by
+//!   Go's server itself and never reaches dockerd's handlers;
+//! - `r.URL.Path` is the percent-decoded path (`%2F` becomes `/`, `+` stays `+`); a bad escape
+//!   is a 400; the query is everything after the first `?` and a `#` is part of the path;
+//! - gorilla mux answers 301 when its `cleanPath` of the decoded path differs from it (`//`,
+//!   `/./`, `/../`, a trailing `/.` or `/..`, an empty path), also when decoding produced them;
+//! - routes match the decoded path with anchored regular expressions: `{x}` is `[^/]+`,
+//!   `{x:.*}` any run without a newline (greedy), the first registered route wins, every route
+//!   exists with a `/v{version:[0-9.]+}` prefix and without; an unknown path or a wrong method
+//!   is a 404 that never reaches plugins;
+//! - the query is read by `url.ParseQuery`: `&` separates, `+` is a space, a pair with a
+//!   bad escape or (since Go 1.17) a `;` is dropped and makes `ParseForm` fail.
+
+use std::sync::LazyLock;
 
 /// A request target resolved to the dockerd route that will execute it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +56,18 @@ impl Route {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Whether the call's API version is below `version`, compared like moby's
+    /// `versions.LessThan` (dot-separated numeric parts, missing parts are 0).
+    ///
+    /// A route without a version prefix runs at the daemon's current version, which is never
+    /// below the versions policies ask about.
+    pub fn api_version_below(&self, version: &str) -> bool {
+        match &self.version {
+            None => false,
+            Some(own) => compare_versions(own, version) == std::cmp::Ordering::Less,
+        }
+    }
 }
 
 /// Why a request target cannot be trusted to route the way it parses. Every variant means
@@ -59,4 +90,739 @@ pub enum RouteError {
         /// The decoded path.
         path: String,
     },
+    /// The decoded path is not in clean form; dockerd's router answers 301 to the clean one.
+    #[error("unclean path {path:?} is redirected by dockerd to {cleaned:?}")]
+    Unclean {
+        /// The decoded path.
+        path: String,
+        /// Where dockerd redirects.
+        cleaned: String,
+    },
+    /// The query is one Go's `ParseQuery` refuses in part, so handlers see something else.
+    #[error("query {query:?} is not read whole by dockerd: {reason}")]
+    Query {
+        /// The raw query.
+        query: String,
+        /// What Go refuses in it.
+        reason: String,
+    },
+}
+
+/// Resolves `method` and the raw `request_uri` to the route dockerd executes, or says why
+/// dockerd would not execute it the way it parses.
+pub fn parse(method: &str, request_uri: &str) -> Result<Route, RouteError> {
+    let malformed = |reason: &str| RouteError::Malformed {
+        target: request_uri.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !is_token(method) {
+        return Err(malformed("the method is not an HTTP token"));
+    }
+    let target = parse_request_target(method, request_uri).map_err(malformed)?;
+    let decoded = percent_decode(target.raw_path.as_bytes(), false)
+        .ok_or_else(|| malformed("bad percent escape in the path"))?;
+    let path = String::from_utf8(decoded).map_err(|_| malformed("decoded path is not UTF-8"))?;
+    let cleaned = clean_path(&path);
+    if cleaned != path {
+        return Err(RouteError::Unclean { path, cleaned });
+    }
+    let query = parse_query(&target.raw_query).map_err(|reason| RouteError::Query {
+        query: target.raw_query.clone(),
+        reason,
+    })?;
+    let (spec, captures) = match_route(method, &path).ok_or_else(|| RouteError::Unknown {
+        method: method.to_owned(),
+        path: path.clone(),
+    })?;
+    let mut version = None;
+    let mut params = Vec::new();
+    for (name, value) in captures {
+        match name {
+            VERSION_PARAM => version = Some(value),
+            _ => params.push((name, value)),
+        }
+    }
+    let path = match &version {
+        // The version prefix is `/v` + version; the rest starts with `/`.
+        Some(v) => path[2 + v.len()..].to_owned(),
+        None => path,
+    };
+    Ok(Route {
+        method: method.to_owned(),
+        version,
+        path,
+        template: spec.template,
+        params,
+        query,
+    })
+}
+
+/// The pieces of a request target that routing reads, still percent-encoded.
+struct Target {
+    raw_path: String,
+    raw_query: String,
+}
+
+/// Go's `url.ParseRequestURI` as `http.ReadRequest` calls it, reduced to what routing reads.
+fn parse_request_target(method: &str, target: &str) -> Result<Target, &'static str> {
+    if target.is_empty() {
+        return Err("empty request target");
+    }
+    if target.contains(' ') {
+        return Err("space in the request target (Go splits the request line there)");
+    }
+    if target == "*" {
+        if method == "OPTIONS" {
+            return Err("OPTIONS * is answered by Go's HTTP server, not dockerd");
+        }
+        // Go keeps `*` as the path; the router then redirects it.
+        return Ok(Target {
+            raw_path: target.to_owned(),
+            raw_query: String::new(),
+        });
+    }
+    // `CONNECT host:port` is read as the authority of an `http://` URL.
+    let url = if method == "CONNECT" && !target.starts_with('/') {
+        format!("http://{target}")
+    } else {
+        target.to_owned()
+    };
+    if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("control byte in the request target");
+    }
+    let (has_scheme, rest) = match scheme_split(&url)? {
+        Some((_scheme, rest)) => (true, rest),
+        None => (false, url.as_str()),
+    };
+    let (before_query, raw_query) = match rest.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (rest, ""),
+    };
+    if !before_query.starts_with('/') {
+        if has_scheme {
+            // An opaque URL: Go leaves the path empty, which the router redirects to `/`.
+            return Ok(Target {
+                raw_path: String::new(),
+                raw_query: raw_query.to_owned(),
+            });
+        }
+        return Err("invalid URI for request");
+    }
+    let mut path = before_query;
+    if has_scheme {
+        if let Some(authority_and_path) = path.strip_prefix("//") {
+            let end = authority_and_path
+                .find('/')
+                .unwrap_or(authority_and_path.len());
+            check_authority(&authority_and_path[..end])?;
+            path = &authority_and_path[end..];
+        }
+    }
+    Ok(Target {
+        raw_path: path.to_owned(),
+        raw_query: raw_query.to_owned(),
+    })
+}
+
+/// Go's `getScheme`: a letter, then letters, digits, `+`, `-`, `.`, up to a `:`.
+fn scheme_split(target: &str) -> Result<Option<(&str, &str)>, &'static str> {
+    for (i, c) in target.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return Err("missing protocol scheme"),
+            b':' => return Ok(Some((&target[..i], &target[i + 1..]))),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// Go's `parseAuthority`: optional userinfo before the last `@`, then a host with an
+/// optional numeric port, IPv6 literals in brackets.
+fn check_authority(authority: &str) -> Result<(), &'static str> {
+    let host = match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let valid = userinfo
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b));
+            if !valid || percent_decode(userinfo.as_bytes(), false).is_none() {
+                return Err("invalid userinfo");
+            }
+            &authority[at + 1..]
+        }
+        None => authority,
+    };
+    let name = if let Some(literal) = host.strip_prefix('[') {
+        let close = literal.rfind(']').ok_or("missing ']' in host")?;
+        check_port(&literal[close + 1..])?;
+        &literal[..close]
+    } else {
+        match host.rfind(':') {
+            Some(colon) => {
+                check_port(&host[colon..])?;
+                &host[..colon]
+            }
+            None => host,
+        }
+    };
+    let valid = name
+        .bytes()
+        .all(|b| b >= 0x80 || b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]<>\"%".contains(&b));
+    if !valid || !host_escapes_are_valid(name) {
+        return Err("invalid host");
+    }
+    Ok(())
+}
+
+/// In a host, Go accepts `%XX` only for non-ASCII bytes, and `%25`.
+fn host_escapes_are_valid(host: &str) -> bool {
+    let bytes = host.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        if b != b'%' {
+            return true;
+        }
+        match (bytes.get(i + 1), bytes.get(i + 2)) {
+            (Some(&hi), Some(&lo)) => match (hex_value(hi), hex_value(lo)) {
+                (Some(h), Some(_)) => h >= 8 || (hi == b'2' && lo == b'5'),
+                _ => false,
+            },
+            _ => false,
+        }
+    })
+}
+
+fn check_port(port: &str) -> Result<(), &'static str> {
+    match port.strip_prefix(':') {
+        None if port.is_empty() => Ok(()),
+        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        _ => Err("invalid port"),
+    }
+}
+
+/// RFC 7230 token characters, which Go's `validMethod` requires of a method.
+fn is_token(method: &str) -> bool {
+    !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Go's `url.unescape`: `%XX` with two hex digits; `plus_is_space` for query components.
+fn percent_decode(input: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'%' => {
+                let hi = hex_value(*input.get(i + 1)?)?;
+                let lo = hex_value(*input.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// gorilla mux's `cleanPath`: Go's `path.Clean` of the rooted path, trailing slash kept.
+fn clean_path(path: &str) -> String {
+    if path.is_empty() {
+        return "/".to_owned();
+    }
+    let rooted = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    let mut cleaned = go_path_clean_rooted(&rooted);
+    if rooted.ends_with('/') && cleaned != "/" {
+        cleaned.push('/');
+    }
+    cleaned
+}
+
+/// Go's `path.Clean` for a path that starts with `/`.
+fn go_path_clean_rooted(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let n = bytes.len();
+    let mut out: Vec<u8> = vec![b'/'];
+    let mut r = 1;
+    while r < n {
+        let at_end_or_slash = |i: usize| i == n || bytes[i] == b'/';
+        if bytes[r] == b'/' || (bytes[r] == b'.' && at_end_or_slash(r + 1)) {
+            // Empty and `.` elements vanish.
+            r += 1;
+        } else if bytes[r] == b'.' && r + 1 < n && bytes[r + 1] == b'.' && at_end_or_slash(r + 2) {
+            r += 2;
+            // Back up to the previous slash, never above the root.
+            while out.len() > 1 && out[out.len() - 1] != b'/' {
+                out.pop();
+            }
+            if out.len() > 1 {
+                out.pop();
+            }
+        } else {
+            if out.len() != 1 {
+                out.push(b'/');
+            }
+            while r < n && bytes[r] != b'/' {
+                out.push(bytes[r]);
+                r += 1;
+            }
+        }
+    }
+    // Only whole UTF-8 runs between slashes are copied, so this cannot split a character.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Go's `url.ParseQuery`, keeping order; any pair Go drops makes the whole query an error,
+/// because the handler's `ParseForm` then fails or sees less than the plugin would.
+fn parse_query(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for piece in raw.split('&') {
+        if piece.contains(';') {
+            return Err("invalid semicolon separator in query".to_owned());
+        }
+        if piece.is_empty() {
+            continue;
+        }
+        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let decode = |s: &str| {
+            let bytes = percent_decode(s.as_bytes(), true)
+                .ok_or_else(|| format!("invalid URL escape in {s:?}"))?;
+            String::from_utf8(bytes).map_err(|_| format!("{s:?} does not decode to UTF-8"))
+        };
+        pairs.push((decode(key)?, decode(value)?));
+    }
+    Ok(pairs)
+}
+
+/// moby's `versions.compare`: numeric dot-separated parts, unparsable or missing parts 0.
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    if a == b {
+        return std::cmp::Ordering::Equal;
+    }
+    let parts_a: Vec<&str> = a.split('.').collect();
+    let parts_b: Vec<&str> = b.split('.').collect();
+    let part = |parts: &[&str], i: usize| parts.get(i).map_or(0, |p| go_atoi(p));
+    for i in 0..parts_a.len().max(parts_b.len()) {
+        let ordering = part(&parts_a, i).cmp(&part(&parts_b, i));
+        if ordering.is_ne() {
+            return ordering;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+/// Go's `strconv.Atoi` as `versions.compare` uses it: errors read as 0 except overflow,
+/// which saturates.
+fn go_atoi(s: &str) -> i64 {
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    match digits.parse::<i64>() {
+        Ok(v) if negative => -v,
+        Ok(v) => v,
+        Err(_) if negative => i64::MIN,
+        Err(_) => i64::MAX,
+    }
+}
+
+/// The name the version prefix's variable has in dockerd (`/v{version:[0-9.]+}`).
+const VERSION_PARAM: &str = "version";
+
+/// dockerd's route table, union of v20.10.24 and HEAD, in registration order (the first
+/// match wins). One route a line: method (`ANY` for no method matcher), moby's template,
+/// and `unversioned` when the route is registered without the `/v{version}` twin.
+const ROUTE_TABLE: &str = "
+GET /containers/{name:.*}/checkpoints
+POST /containers/{name:.*}/checkpoints
+DELETE /containers/{name}/checkpoints/{checkpoint}
+HEAD /containers/{name:.*}/archive
+GET /containers/json
+GET /containers/{name:.*}/export
+GET /containers/{name:.*}/changes
+GET /containers/{name:.*}/json
+GET /containers/{name:.*}/top
+GET /containers/{name:.*}/logs
+GET /containers/{name:.*}/stats
+GET /containers/{name:.*}/attach/ws
+GET /exec/{id:.*}/json
+GET /containers/{name:.*}/archive
+POST /containers/create
+POST /containers/{name:.*}/kill
+POST /containers/{name:.*}/pause
+POST /containers/{name:.*}/unpause
+POST /containers/{name:.*}/restart
+POST /containers/{name:.*}/start
+POST /containers/{name:.*}/stop
+POST /containers/{name:.*}/wait
+POST /containers/{name:.*}/resize
+POST /containers/{name:.*}/attach
+POST /containers/{name:.*}/copy
+POST /containers/{name:.*}/exec
+POST /exec/{name:.*}/start
+POST /exec/{name:.*}/resize
+POST /containers/{name:.*}/rename
+POST /containers/{name:.*}/update
+POST /containers/prune
+POST /commit
+PUT /containers/{name:.*}/archive
+DELETE /containers/{name:.*}
+GET /images/json
+GET /images/search
+GET /images/get
+GET /images/{name:.*}/get
+GET /images/{name:.*}/history
+GET /images/{name:.*}/json
+GET /images/{name:.*}/attestations
+POST /images/load
+POST /images/create
+POST /images/{name:.*}/push
+POST /images/{name:.*}/tag
+POST /images/prune
+DELETE /images/{name:.*}
+OPTIONS /{anyroute:.*}
+GET /_ping
+HEAD /_ping
+GET /events
+GET /info
+GET /version
+GET /system/df
+POST /auth
+GET /volumes
+GET /volumes/{name:.*}
+POST /volumes/create
+POST /volumes/prune
+PUT /volumes/{name:.*}
+DELETE /volumes/{name:.*}
+POST /build
+POST /build/prune
+POST /build/cancel
+POST /session
+POST /swarm/init
+POST /swarm/join
+POST /swarm/leave
+GET /swarm
+GET /swarm/unlockkey
+POST /swarm/update
+POST /swarm/unlock
+GET /services
+GET /services/{id}
+POST /services/create
+POST /services/{id}/update
+DELETE /services/{id}
+GET /services/{id}/logs
+GET /nodes
+GET /nodes/{id}
+DELETE /nodes/{id}
+POST /nodes/{id}/update
+GET /tasks
+GET /tasks/{id}
+GET /tasks/{id}/logs
+GET /secrets
+POST /secrets/create
+DELETE /secrets/{id}
+GET /secrets/{id}
+POST /secrets/{id}/update
+GET /configs
+POST /configs/create
+DELETE /configs/{id}
+GET /configs/{id}
+POST /configs/{id}/update
+GET /plugins
+GET /plugins/{name:.*}/json
+GET /plugins/privileges
+DELETE /plugins/{name:.*}
+POST /plugins/{name:.*}/enable
+POST /plugins/{name:.*}/disable
+POST /plugins/pull
+POST /plugins/{name:.*}/push
+POST /plugins/{name:.*}/upgrade
+POST /plugins/{name:.*}/set
+POST /plugins/create
+GET /distribution/{name:.*}/json
+POST /grpc
+GET /networks
+GET /networks/
+GET /networks/{id:.+}
+POST /networks/create
+POST /networks/{id:.*}/connect
+POST /networks/{id:.*}/disconnect
+POST /networks/prune
+DELETE /networks/{id:.*}
+GET /debug/vars
+GET /debug/pprof/
+GET /debug/pprof/cmdline
+GET /debug/pprof/profile
+GET /debug/pprof/symbol
+GET /debug/pprof/trace
+GET /debug/pprof/{name}
+ANY /debug/vars unversioned
+ANY /debug/pprof/ unversioned
+ANY /debug/pprof/cmdline unversioned
+ANY /debug/pprof/profile unversioned
+ANY /debug/pprof/symbol unversioned
+ANY /debug/pprof/trace unversioned
+ANY /debug/pprof/{name} unversioned
+";
+
+/// One route of the table, ready to match.
+#[derive(Debug)]
+struct RouteSpec {
+    /// `None` matches any method (20.10's debug routes).
+    method: Option<&'static str>,
+    /// The template without variable patterns (`/containers/{name}/exec`).
+    template: &'static str,
+    /// Literal runs and variables, in order.
+    pieces: Vec<Piece>,
+    /// `/v{version}` + the pieces, when dockerd registers that twin too.
+    versioned: Option<Vec<Piece>>,
+}
+
+/// A part of a compiled template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(&'static str),
+    Var(&'static str, Pattern),
+}
+
+/// The variable patterns dockerd's templates use, as Go's regexp reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// `[^/]+`, the gorilla mux default.
+    NoSlash,
+    /// `.*`: anything but a newline, possibly empty.
+    AnyOrEmpty,
+    /// `.+`: anything but a newline, at least one character.
+    Any,
+    /// `[0-9.]+`, the version prefix.
+    DigitsAndDots,
+}
+
+impl Pattern {
+    fn from_regex(regex: &str) -> Option<Pattern> {
+        match regex {
+            "[^/]+" => Some(Pattern::NoSlash),
+            ".*" => Some(Pattern::AnyOrEmpty),
+            ".+" => Some(Pattern::Any),
+            "[0-9.]+" => Some(Pattern::DigitsAndDots),
+            _ => None,
+        }
+    }
+
+    fn accepts(self, c: char) -> bool {
+        match self {
+            Pattern::NoSlash => c != '/',
+            Pattern::AnyOrEmpty | Pattern::Any => c != '\n',
+            Pattern::DigitsAndDots => c.is_ascii_digit() || c == '.',
+        }
+    }
+
+    fn min_chars(self) -> usize {
+        match self {
+            Pattern::AnyOrEmpty => 0,
+            _ => 1,
+        }
+    }
+}
+
+/// Splits a moby template into pieces; `None` if it uses a pattern we do not model.
+fn compile_template(template: &'static str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            pieces.push(Piece::Literal(&rest[..open]));
+        }
+        let close = open + rest[open..].find('}')?;
+        let inner = &rest[open + 1..close];
+        let (name, pattern) = match inner.split_once(':') {
+            Some((name, regex)) => (name, Pattern::from_regex(regex)?),
+            None => (inner, Pattern::NoSlash),
+        };
+        pieces.push(Piece::Var(name, pattern));
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest));
+    }
+    Some(pieces)
+}
+
+/// The template as policies name it: variables without their patterns.
+fn display_template(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Literal(text) => (*text).to_owned(),
+            Piece::Var(name, _) => format!("{{{name}}}"),
+        })
+        .collect()
+}
+
+static ROUTES: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
+    ROUTE_TABLE
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let (method, template) = (fields.next(), fields.next());
+            let (Some(method), Some(template)) = (method, template) else {
+                panic!("route table line {line:?} lacks a method or a template");
+            };
+            let pieces = compile_template(template)
+                .unwrap_or_else(|| panic!("route table template {template:?} does not compile"));
+            let versioned = (fields.next() != Some("unversioned")).then(|| {
+                let prefix = [
+                    Piece::Literal("/v"),
+                    Piece::Var(VERSION_PARAM, Pattern::DigitsAndDots),
+                ];
+                prefix.into_iter().chain(pieces.iter().cloned()).collect()
+            });
+            RouteSpec {
+                method: (method != "ANY").then_some(method),
+                template: display_template(&pieces).leak(),
+                pieces,
+                versioned,
+            }
+        })
+        .collect()
+});
+
+/// The first route dockerd would dispatch `method` `path` to, with its captures.
+fn match_route(
+    method: &str,
+    path: &str,
+) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
+    for spec in ROUTES.iter() {
+        if spec.method.is_some_and(|m| m != method) {
+            continue;
+        }
+        if let Some(pieces) = &spec.versioned {
+            if let Some(captures) = match_pieces(pieces, path) {
+                return Some((spec, captures));
+            }
+        }
+        if let Some(captures) = match_pieces(&spec.pieces, path) {
+            return Some((spec, captures));
+        }
+    }
+    None
+}
+
+/// Anchored match with Go's leftmost-first preference: each variable takes the longest run
+/// that lets the rest match.
+fn match_pieces(pieces: &[Piece], text: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut captures = Vec::new();
+    match_from(pieces, text, &mut captures).then_some(captures)
+}
+
+fn match_from(pieces: &[Piece], text: &str, captures: &mut Vec<(&'static str, String)>) -> bool {
+    let Some((first, rest)) = pieces.split_first() else {
+        return text.is_empty();
+    };
+    match first {
+        Piece::Literal(literal) => match text.strip_prefix(literal) {
+            Some(remaining) => match_from(rest, remaining, captures),
+            None => false,
+        },
+        Piece::Var(name, pattern) => {
+            // Every end the pattern can reach, longest first.
+            let reach = text
+                .char_indices()
+                .find(|(_, c)| !pattern.accepts(*c))
+                .map_or(text.len(), |(i, _)| i);
+            let mut ends: Vec<usize> = text[..reach]
+                .char_indices()
+                .map(|(i, _)| i)
+                .skip(1)
+                .chain(std::iter::once(reach))
+                .collect();
+            if pattern.min_chars() == 0 {
+                ends.insert(0, 0);
+            }
+            ends.dedup();
+            for end in ends.into_iter().rev() {
+                if end == 0 && pattern.min_chars() > 0 {
+                    continue;
+                }
+                // A literal must follow: skip ends where it cannot start.
+                if let Some(Piece::Literal(next)) = rest.first() {
+                    if !text[end..].starts_with(next) {
+                        continue;
+                    }
+                }
+                captures.push((name, text[..end].to_owned()));
+                if match_from(rest, &text[end..], captures) {
+                    return true;
+                }
+                captures.pop();
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_table_line_compiles() {
+        assert!(ROUTES.len() > 100);
+        assert!(ROUTES.iter().all(|r| !r.pieces.is_empty()));
+    }
+
+    #[test]
+    fn clean_path_matches_gorilla_mux_on_known_forms() {
+        for (input, expected) in [
+            ("/", "/"),
+            ("", "/"),
+            ("*", "/*"),
+            ("/a//b", "/a/b"),
+            ("/a/./b", "/a/b"),
+            ("/a/../b", "/b"),
+            ("/..", "/"),
+            ("/a/.", "/a"),
+            ("/a/b/", "/a/b/"),
+            ("/a/b/..", "/a"),
+            ("/a/..b", "/a/..b"),
+        ] {
+            assert_eq!(clean_path(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn versions_compare_numerically_by_part() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_versions("1.9", "1.24"), Less);
+        assert_eq!(compare_versions("1.24", "1.24.0"), Equal);
+        assert_eq!(compare_versions("1..", "1.0"), Equal);
+        assert_eq!(compare_versions("99999999999999999999", "1"), Greater);
+    }
 }

@@ -5,8 +5,15 @@
 //! A policy that reads JSON any other way can be walked around, so policies only ever see the
 //! typed values this module returns.
 
+mod canonical;
+mod daemon;
+mod go;
+mod json;
 pub mod model;
+mod schema;
 
+pub use daemon::{go_path_clean, go_to_upper, local_bind_device, parse_security_opt};
+pub use json::MAX_NESTING_DEPTH;
 pub use model::*;
 
 /// Why a body could not be read as dockerd would read it. Every variant means "deny".
@@ -28,11 +35,26 @@ pub enum BodyError {
         /// The Go type the daemon wanted.
         expected: &'static str,
     },
-    /// Something follows the JSON value.
+    /// Something other than whitespace follows the JSON value. dockerd 20.10 never looks
+    /// (it acts on the first value); 23.0+ refuse all but a stray `}` or `]`. We refuse all.
     #[error("unexpected content after the JSON value at byte {offset}")]
     TrailingContent {
         /// Byte offset of the extra content.
         offset: usize,
+    },
+    /// Arrays and objects nest deeper than Go's limit of 10000 (`MAX_NESTING_DEPTH`).
+    #[error("JSON nested too deeply at byte {offset}")]
+    TooDeep {
+        /// Byte offset of the bracket that went too deep.
+        offset: usize,
+    },
+    /// A `Binds` entry the daemon's bind parser refuses.
+    #[error("invalid bind {spec:?}: {reason}")]
+    InvalidBind {
+        /// The entry as sent.
+        spec: String,
+        /// Why the daemon refuses it.
+        reason: &'static str,
     },
 }
 

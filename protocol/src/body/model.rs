@@ -73,6 +73,23 @@ pub struct Mount {
     pub volume_options: Option<VolumeOptions>,
 }
 
+/// One `HostConfig.Binds` entry as the daemon parses it ([`HostConfig::parsed_binds`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Bind {
+    /// The host path (cleaned like Go's `path.Clean`) or the volume name; empty for an
+    /// anonymous volume.
+    pub source: String,
+    /// The path in the container, cleaned.
+    pub destination: String,
+    /// The mode options as sent (`ro,rslave`).
+    pub mode: String,
+    /// Whether the mode makes it read-only.
+    pub read_only: bool,
+    /// Whether `source` is a host path (absolute) rather than a named volume.
+    pub host_path: bool,
+}
+
 /// `mount.BindOptions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -167,7 +184,8 @@ pub struct ServiceSpec {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub container_spec: ContainerSpec,
-    /// `TaskTemplate.Networks[].Target`.
+    /// `TaskTemplate.Networks[].Target`, then the deprecated top-level `Networks[].Target`
+    /// (20.10 still hands both to swarm).
     pub networks: Vec<String>,
 }
 

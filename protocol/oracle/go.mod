@@ -1,0 +1,3 @@
+module authobot/oracle
+
+go 1.19

@@ -1,0 +1,672 @@
+//! Go's `encoding/json` decoding rules, applied to a token tape against a Go type description.
+//!
+//! The canonicaliser does not map JSON onto Rust structs directly: it replays what Go's
+//! reflection-based decoder does to a Go value, including the parts that surprise (a repeated
+//! key of a struct merges into it; `null` resets pointers, slices and maps but leaves scalars;
+//! a slice reuses its old backing array, so a shorter array followed by a longer one revives
+//! stale elements; embedded pointers are allocated as soon as one of their keys appears).
+//! The Go types themselves are data ([`Ty`], see `schema.rs`); the model is read out of the
+//! resulting [`GoValue`] afterwards.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use super::json::{Tape, Token};
+use super::BodyError;
+
+/// A Go type, as far as JSON decoding can tell types apart.
+#[derive(Debug)]
+pub(crate) enum Ty {
+    /// `bool`.
+    Bool,
+    /// A signed integer of this many bits (`int` is 64 here).
+    Int(u32),
+    /// An unsigned integer of this many bits.
+    Uint(u32),
+    /// `string` (and named string types such as `container.NetworkMode`).
+    Str,
+    /// `*T`.
+    Ptr(&'static Ty),
+    /// `[]T`.
+    Slice(&'static Ty),
+    /// `[N]T`.
+    Array(usize, &'static Ty),
+    /// `map[string]T`.
+    Map(&'static Ty),
+    /// A struct.
+    Struct(&'static StructTy),
+    /// `strslice.StrSlice`: a list of strings, or one string, through its own UnmarshalJSON.
+    StrSlice,
+    /// A value we neither keep nor type-check (`json.RawMessage` in the oracle): accepted as
+    /// long as it is valid JSON. A type error inside makes dockerd refuse the request, so
+    /// accepting it can only ever allow less than the daemon would do.
+    Raw,
+}
+
+/// A Go struct type: its fields in declaration order.
+#[derive(Debug)]
+pub(crate) struct StructTy {
+    /// Declared fields.
+    pub fields: &'static [Field],
+    /// The JSON-visible fields after Go's embedding rules, computed once.
+    pub flat: OnceLock<Vec<FlatField>>,
+}
+
+/// One declared struct field.
+#[derive(Debug)]
+pub(crate) struct Field {
+    /// Its JSON name (tag name or Go name); for an embedded field, the type name.
+    pub name: &'static str,
+    /// Its type.
+    pub ty: Ty,
+    /// An embedded (anonymous, untagged) struct or pointer-to-struct: its fields are promoted.
+    pub embedded: bool,
+}
+
+impl Field {
+    pub(crate) const fn new(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            embedded: false,
+        }
+    }
+
+    pub(crate) const fn embedded(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            embedded: true,
+        }
+    }
+}
+
+/// A JSON-visible field: its name, type, and the index path through embedded structs.
+#[derive(Debug, Clone)]
+pub(crate) struct FlatField {
+    pub name: &'static str,
+    pub ty: &'static Ty,
+    pub path: Vec<usize>,
+}
+
+impl StructTy {
+    pub(crate) const fn new(fields: &'static [Field]) -> StructTy {
+        StructTy {
+            fields,
+            flat: OnceLock::new(),
+        }
+    }
+
+    /// Go's `typeFields`: promoted fields of embedded structs, the shallowest name winning;
+    /// names that collide at the same depth are dropped; order is declaration order.
+    pub(crate) fn flat_fields(&'static self) -> &'static [FlatField] {
+        self.flat.get_or_init(|| {
+            let mut all: Vec<(FlatField, usize)> = Vec::new();
+            collect_fields(self, &mut Vec::new(), &mut all);
+            let mut out = Vec::new();
+            for (field, depth) in &all {
+                let min = all
+                    .iter()
+                    .filter(|(f, _)| f.name == field.name)
+                    .map(|(_, d)| *d)
+                    .min()
+                    .unwrap_or(*depth);
+                let at_min = all
+                    .iter()
+                    .filter(|(f, d)| f.name == field.name && *d == min)
+                    .count();
+                if *depth == min && at_min == 1 {
+                    out.push(field.clone());
+                }
+            }
+            out
+        })
+    }
+}
+
+fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(FlatField, usize)>) {
+    for (i, field) in st.fields.iter().enumerate() {
+        path.push(i);
+        let inner = match (&field.ty, field.embedded) {
+            (Ty::Struct(s), true) => Some(*s),
+            (Ty::Ptr(Ty::Struct(s)), true) => Some(*s),
+            _ => None,
+        };
+        match inner {
+            Some(s) => collect_fields(s, path, out),
+            None => out.push((
+                FlatField {
+                    name: field.name,
+                    ty: &field.ty,
+                    path: path.clone(),
+                },
+                path.len() - 1,
+            )),
+        }
+        path.pop();
+    }
+}
+
+/// Go's key matching (`encoding/json/fold.go`): ASCII letters match either case, `k`/`K`
+/// also match U+212A KELVIN SIGN and `s`/`S` U+017F LATIN SMALL LETTER LONG S; nothing else
+/// folds. `name` is an ASCII field name.
+pub(crate) fn go_fold_eq(name: &str, key: &str) -> bool {
+    let mut key_chars = key.chars();
+    for n in name.bytes() {
+        let Some(k) = key_chars.next() else {
+            return false;
+        };
+        let matches = if k.is_ascii() {
+            let k = k as u8;
+            k == n || (n.is_ascii_alphabetic() && k.eq_ignore_ascii_case(&n))
+        } else {
+            match n {
+                b's' | b'S' => k == '\u{17F}',
+                b'k' | b'K' => k == '\u{212A}',
+                _ => false,
+            }
+        };
+        if !matches {
+            return false;
+        }
+    }
+    key_chars.next().is_none()
+}
+
+/// A Go value of some [`Ty`], with Go's distinctions (nil vs empty, slice capacity).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum GoValue {
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Str(String),
+    /// A pointer: `None` is nil.
+    Ptr(Option<Box<GoValue>>),
+    /// A slice: `backing` is the whole backing array (its length is the capacity), the
+    /// visible elements are `backing[..len]`.
+    Slice {
+        nil: bool,
+        len: usize,
+        backing: Vec<GoValue>,
+    },
+    Array(Vec<GoValue>),
+    /// A map: `None` is nil.
+    Map(Option<BTreeMap<String, GoValue>>),
+    Struct(Vec<GoValue>),
+    /// Nothing kept (see [`Ty::Raw`]).
+    Raw,
+}
+
+impl GoValue {
+    /// Go's zero value of `ty`.
+    pub(crate) fn zero(ty: &Ty) -> GoValue {
+        match ty {
+            Ty::Bool => GoValue::Bool(false),
+            Ty::Int(_) => GoValue::Int(0),
+            Ty::Uint(_) => GoValue::Uint(0),
+            Ty::Str => GoValue::Str(String::new()),
+            Ty::Ptr(_) => GoValue::Ptr(None),
+            Ty::Slice(_) | Ty::StrSlice => GoValue::nil_slice(),
+            Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
+            Ty::Map(_) => GoValue::Map(None),
+            Ty::Struct(st) => {
+                GoValue::Struct(st.fields.iter().map(|f| GoValue::zero(&f.ty)).collect())
+            }
+            Ty::Raw => GoValue::Raw,
+        }
+    }
+
+    fn nil_slice() -> GoValue {
+        GoValue::Slice {
+            nil: true,
+            len: 0,
+            backing: Vec::new(),
+        }
+    }
+}
+
+/// Decodes the tape's value into `target` (a value of `ty`) as Go's `Decoder.Decode` would.
+///
+/// Go keeps decoding after a type mismatch and reports the first one at the end; an error
+/// from a custom `UnmarshalJSON` stops at once. Either way the daemon refuses the request,
+/// so both come back as an error here.
+pub(crate) fn decode_into(
+    tape: &Tape,
+    ty: &'static Ty,
+    target: &mut GoValue,
+) -> Result<(), BodyError> {
+    let mut decoder = Decoder {
+        tape,
+        first_error: None,
+        path: Vec::new(),
+    };
+    decoder.value(ty, target, 0)?;
+    match decoder.first_error {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+struct Decoder<'t> {
+    tape: &'t Tape,
+    first_error: Option<BodyError>,
+    /// Field names from the root, for error messages.
+    path: Vec<&'static str>,
+}
+
+impl Decoder<'_> {
+    fn save_type_error(&mut self, expected: &'static str) {
+        if self.first_error.is_none() {
+            self.first_error = Some(BodyError::WrongType {
+                field: self.path.join("."),
+                expected,
+            });
+        }
+    }
+
+    fn value(&mut self, ty: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+        if matches!(ty, Ty::Raw) {
+            return Ok(());
+        }
+        let token = &self.tape.tokens[at];
+        if let Ty::StrSlice = ty {
+            return self.str_slice(v, at);
+        }
+        // Go's `indirect`: a null stops at the pointer (and sets it to nil); anything else
+        // allocates a nil pointer and decodes into what it points at (merging into an
+        // existing pointee).
+        if let Ty::Ptr(inner) = ty {
+            if matches!(token, Token::Null) {
+                *v = GoValue::Ptr(None);
+                return Ok(());
+            }
+            if !matches!(v, GoValue::Ptr(Some(_))) {
+                *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
+            }
+            let GoValue::Ptr(Some(pointee)) = v else {
+                return Ok(());
+            };
+            return self.value(inner, pointee, at);
+        }
+        match token {
+            Token::Null => {
+                if matches!(ty, Ty::Slice(_)) {
+                    *v = GoValue::nil_slice();
+                } else if matches!(ty, Ty::Map(_)) {
+                    *v = GoValue::Map(None);
+                }
+                // bool, numbers, strings, structs and arrays keep their value.
+                Ok(())
+            }
+            Token::Bool(b) => {
+                match ty {
+                    Ty::Bool => *v = GoValue::Bool(*b),
+                    _ => self.save_type_error(expected_name(ty)),
+                }
+                Ok(())
+            }
+            Token::Number(text) => {
+                match ty {
+                    Ty::Int(bits) => match parse_go_int(text, *bits) {
+                        Some(n) => *v = GoValue::Int(n),
+                        None => self.save_type_error(expected_name(ty)),
+                    },
+                    Ty::Uint(bits) => match parse_go_uint(text, *bits) {
+                        Some(n) => *v = GoValue::Uint(n),
+                        None => self.save_type_error(expected_name(ty)),
+                    },
+                    _ => self.save_type_error(expected_name(ty)),
+                }
+                Ok(())
+            }
+            Token::String(s) => {
+                match ty {
+                    Ty::Str => *v = GoValue::Str(s.clone()),
+                    _ => self.save_type_error(expected_name(ty)),
+                }
+                Ok(())
+            }
+            Token::Array { .. } => match ty {
+                Ty::Slice(elem) => self.slice(elem, v, at),
+                Ty::Array(_, elem) => self.array(elem, v, at),
+                _ => {
+                    self.save_type_error(expected_name(ty));
+                    Ok(())
+                }
+            },
+            Token::Object { .. } => match ty {
+                Ty::Struct(st) => self.object_struct(st, v, at),
+                Ty::Map(elem) => self.object_map(elem, v, at),
+                _ => {
+                    self.save_type_error(expected_name(ty));
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Go's `array()` into a slice: elements decode into the existing backing array (stale
+    /// elements beyond the old length included) and it grows by half, at least to 4.
+    fn slice(&mut self, elem: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+        if !matches!(v, GoValue::Slice { .. }) {
+            *v = GoValue::nil_slice();
+        }
+        let GoValue::Slice { nil, len, backing } = v else {
+            return Ok(());
+        };
+        let elements = self.tape.elements(at);
+        for (i, &element) in elements.iter().enumerate() {
+            if i >= backing.len() {
+                let cap = backing.len();
+                let new_cap = (cap + cap / 2).max(4);
+                backing.truncate(*len);
+                backing.resize_with(new_cap, || GoValue::zero(elem));
+                *nil = false;
+            }
+            if i >= *len {
+                *len = i + 1;
+            }
+            self.value(elem, &mut backing[i], element)?;
+        }
+        let count = elements.len();
+        if count < *len {
+            *len = count;
+        }
+        if count == 0 {
+            *v = GoValue::Slice {
+                nil: false,
+                len: 0,
+                backing: Vec::new(),
+            };
+        }
+        Ok(())
+    }
+
+    /// Go's `array()` into a fixed array: extra elements are skipped, missing ones zeroed.
+    fn array(&mut self, elem: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+        let GoValue::Array(items) = v else {
+            return Ok(());
+        };
+        let elements = self.tape.elements(at);
+        for (i, item) in items.iter_mut().enumerate() {
+            match elements.get(i) {
+                Some(&element) => self.value(elem, item, element)?,
+                None => *item = GoValue::zero(elem),
+            }
+        }
+        Ok(())
+    }
+
+    /// `strslice.StrSlice.UnmarshalJSON`: a fresh `[]string` (capacity 1), else one string.
+    fn str_slice(&mut self, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+        static STRINGS: Ty = Ty::Slice(&Ty::Str);
+        match &self.tape.tokens[at] {
+            Token::Null => {
+                *v = GoValue::nil_slice();
+                Ok(())
+            }
+            Token::String(s) => {
+                *v = GoValue::Slice {
+                    nil: false,
+                    len: 1,
+                    backing: vec![GoValue::Str(s.clone())],
+                };
+                Ok(())
+            }
+            Token::Array { .. } => {
+                let mut fresh = GoValue::Slice {
+                    nil: false,
+                    len: 0,
+                    backing: vec![GoValue::Str(String::new())],
+                };
+                let mut inner = Decoder {
+                    tape: self.tape,
+                    first_error: None,
+                    path: self.path.clone(),
+                };
+                inner.value(&STRINGS, &mut fresh, at)?;
+                if inner.first_error.is_some() {
+                    // The fallback (one string) cannot read an array either.
+                    return Err(self.abort("a string or a list of strings"));
+                }
+                *v = fresh;
+                Ok(())
+            }
+            _ => Err(self.abort("a string or a list of strings")),
+        }
+    }
+
+    fn abort(&self, expected: &'static str) -> BodyError {
+        BodyError::WrongType {
+            field: self.path.join("."),
+            expected,
+        }
+    }
+
+    /// Go's `object()` into a struct: exact name first, else the first field whose name
+    /// folds to the key; repeated keys decode again into the same field (merging).
+    fn object_struct(
+        &mut self,
+        st: &'static StructTy,
+        v: &mut GoValue,
+        at: usize,
+    ) -> Result<(), BodyError> {
+        let flat = st.flat_fields();
+        for (key, value_at) in self.tape.members(at) {
+            let field = flat
+                .iter()
+                .find(|f| f.name == key)
+                .or_else(|| flat.iter().find(|f| go_fold_eq(f.name, key)));
+            let Some(field) = field else {
+                continue; // unknown keys are ignored (their syntax was checked)
+            };
+            let Some(slot) = walk_to_field(st, v, &field.path) else {
+                continue;
+            };
+            self.path.push(field.name);
+            let result = self.value(field.ty, slot, value_at);
+            self.path.pop();
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Go's `object()` into a map: a nil map is made; each key gets a freshly zeroed element
+    /// (map values never merge) and the last duplicate wins.
+    fn object_map(
+        &mut self,
+        elem: &'static Ty,
+        v: &mut GoValue,
+        at: usize,
+    ) -> Result<(), BodyError> {
+        if !matches!(v, GoValue::Map(Some(_))) {
+            *v = GoValue::Map(Some(BTreeMap::new()));
+        }
+        let GoValue::Map(Some(map)) = v else {
+            return Ok(());
+        };
+        for (key, value_at) in self.tape.members(at) {
+            let mut element = GoValue::zero(elem);
+            self.path.push("<map value>");
+            let result = self.value(elem, &mut element, value_at);
+            self.path.pop();
+            result?;
+            map.insert(key.to_owned(), element);
+        }
+        Ok(())
+    }
+}
+
+/// Follows a promoted field's index path, allocating nil embedded pointers on the way (as Go
+/// does before it even looks at the value, `null` included).
+fn walk_to_field<'v>(
+    st: &'static StructTy,
+    v: &'v mut GoValue,
+    path: &[usize],
+) -> Option<&'v mut GoValue> {
+    let mut current = v;
+    let mut current_ty = st;
+    let (last, through) = path.split_last()?;
+    for &index in through {
+        let GoValue::Struct(fields) = current else {
+            return None;
+        };
+        let field = &current_ty.fields[index];
+        let slot = &mut fields[index];
+        let inner = match &field.ty {
+            Ty::Struct(s) => {
+                current = slot;
+                *s
+            }
+            Ty::Ptr(Ty::Struct(s)) => {
+                if !matches!(slot, GoValue::Ptr(Some(_))) {
+                    *slot = GoValue::Ptr(Some(Box::new(GoValue::zero(&Ty::Struct(s)))));
+                }
+                let GoValue::Ptr(Some(pointee)) = slot else {
+                    return None;
+                };
+                current = pointee;
+                *s
+            }
+            _ => return None,
+        };
+        current_ty = inner;
+    }
+    match current {
+        GoValue::Struct(fields) => fields.get_mut(*last),
+        _ => None,
+    }
+}
+
+fn expected_name(ty: &Ty) -> &'static str {
+    match ty {
+        Ty::Bool => "a boolean",
+        Ty::Int(_) => "an integer",
+        Ty::Uint(_) => "an unsigned integer",
+        Ty::Str => "a string",
+        Ty::Slice(_) | Ty::Array(..) => "a list",
+        Ty::Map(_) | Ty::Struct(_) => "an object",
+        Ty::StrSlice => "a string or a list of strings",
+        Ty::Ptr(inner) => expected_name(inner),
+        Ty::Raw => "any value",
+    }
+}
+
+/// `strconv.ParseInt(s, 10, 64)` plus the target's overflow check: no fraction, no exponent.
+fn parse_go_int(text: &str, bits: u32) -> Option<i64> {
+    let n: i64 = text.parse().ok()?;
+    let (min, max) = if bits >= 64 {
+        (i64::MIN, i64::MAX)
+    } else {
+        (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+    };
+    (min..=max).contains(&n).then_some(n)
+}
+
+/// `strconv.ParseUint(s, 10, 64)` plus the overflow check: no sign at all, not even `-0`.
+fn parse_go_uint(text: &str, bits: u32) -> Option<u64> {
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = text.parse().ok()?;
+    let max = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    (n <= max).then_some(n)
+}
+
+/// Reading values out of a decoded struct by JSON field name.
+impl GoValue {
+    /// Follows a non-nil pointer; a non-pointer is returned as is.
+    pub(crate) fn deref(&self) -> Option<&GoValue> {
+        match self {
+            GoValue::Ptr(Some(inner)) => Some(inner),
+            GoValue::Ptr(None) => None,
+            other => Some(other),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> String {
+        match self {
+            GoValue::Str(s) => s.clone(),
+            _ => String::new(),
+        }
+    }
+
+    pub(crate) fn as_bool(&self) -> bool {
+        matches!(self, GoValue::Bool(true))
+    }
+
+    pub(crate) fn as_i64(&self) -> i64 {
+        match self {
+            GoValue::Int(n) => *n,
+            _ => 0,
+        }
+    }
+
+    /// The visible elements of a slice (empty for nil).
+    pub(crate) fn elements(&self) -> &[GoValue] {
+        match self {
+            GoValue::Slice { len, backing, .. } => &backing[..*len],
+            _ => &[],
+        }
+    }
+
+    /// A slice of strings; `None` when the slice is nil.
+    pub(crate) fn as_opt_strings(&self) -> Option<Vec<String>> {
+        match self {
+            GoValue::Slice { nil: true, .. } => None,
+            _ => Some(self.as_strings()),
+        }
+    }
+
+    pub(crate) fn as_strings(&self) -> Vec<String> {
+        self.elements().iter().map(GoValue::as_str).collect()
+    }
+
+    /// A map's entries (empty for nil).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&String, &GoValue)> {
+        match self {
+            GoValue::Map(Some(map)) => Some(map.iter()),
+            _ => None,
+        }
+        .into_iter()
+        .flatten()
+    }
+
+    pub(crate) fn as_string_map(&self) -> BTreeMap<String, String> {
+        self.entries()
+            .map(|(k, v)| (k.clone(), v.as_str()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_knows_kelvin_and_long_s_and_nothing_else() {
+        assert!(go_fold_eq("Links", "LIN\u{212A}S"));
+        assert!(go_fold_eq("Binds", "bind\u{17F}"));
+        assert!(go_fold_eq("Privileged", "pRiViLeGeD"));
+        assert!(!go_fold_eq("Privileged", "Privıleged")); // U+0131 does not fold to i
+        assert!(!go_fold_eq("Cpuset", "Cpuset_"));
+        assert!(!go_fold_eq("Dns", "D\u{212A}s"));
+        assert!(!go_fold_eq("A1", "a!"));
+    }
+
+    #[test]
+    fn go_integer_rules_refuse_fractions_exponents_and_overflow() {
+        assert_eq!(parse_go_int("-0", 64), Some(0));
+        assert_eq!(parse_go_int("1.0", 64), None);
+        assert_eq!(parse_go_int("1e3", 64), None);
+        assert_eq!(parse_go_int("9223372036854775808", 64), None);
+        assert_eq!(parse_go_int("32768", 16), None);
+        assert_eq!(parse_go_uint("-0", 64), None);
+        assert_eq!(parse_go_uint("65535", 16), Some(65535));
+        assert_eq!(parse_go_uint("65536", 16), None);
+    }
+}
