@@ -185,13 +185,34 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             target.run_for(&mix, warmup).await;
         }
     }
-    let mut totals = vec![Tally::default(); targets.len()];
+    let mut pids = Vec::new();
+    for target in &targets {
+        let pid = load::plugin_pid(target.socket()).await;
+        if let Err(reason) = &pid {
+            tracing::warn!("no CPU figures for {}: {reason}", target.socket().display());
+        }
+        pids.push(pid.ok());
+    }
+    let mut totals = vec![
+        Tally {
+            cpu: Some(Duration::ZERO),
+            ..Tally::default()
+        };
+        targets.len()
+    ];
     let (count, length) = slices(duration);
     for slice in 0..count {
         for index in slice_order(slice, targets.len()) {
+            let cpu_before = pids[index].and_then(load::process_cpu);
             let tally = targets[index].run_for(&mix, length).await;
-            totals[index].absorb(&tally);
-            totals[index].elapsed += tally.elapsed;
+            let cpu_after = pids[index].and_then(load::process_cpu);
+            let total = &mut totals[index];
+            total.absorb(&tally);
+            total.elapsed += tally.elapsed;
+            total.cpu = match (total.cpu, cpu_before, cpu_after) {
+                (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+                _ => None,
+            };
         }
     }
 
