@@ -259,7 +259,14 @@ fn explain(
         None => &NothingOwned,
     };
     let decision = if response {
-        learn_response(&policy, &request, owners).0
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        learn_response(
+            &policy,
+            &request,
+            owners,
+            u64::try_from(now).unwrap_or_default(),
+        )
+        .0
     } else {
         decide_with(&policy, &request, owners)
     };

@@ -88,7 +88,9 @@ impl Authobot {
     /// Learns from a response and commits what it learned (fsynced) before answering.
     fn learn(&self, policy: &Policy, request: &AuthzRequest, store: &Store) -> Decision {
         let _serialised = self.learning.lock().unwrap_or_else(|e| e.into_inner());
-        let (decision, changes) = learn_response(policy, request, store as &dyn OwnershipView);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = u64::try_from(now).unwrap_or_default();
+        let (decision, changes) = learn_response(policy, request, store as &dyn OwnershipView, now);
         match store.apply(&changes) {
             Ok(()) => decision,
             Err(e) => {

@@ -19,19 +19,20 @@ pub const RESPONSE_PHASE: &str = "response-phase";
 
 /// Decides the response phase of one API call with nothing recorded as owned.
 pub fn decide_response(policy: &Policy, request: &AuthzRequest) -> Decision {
-    learn_response(policy, request, &NothingOwned).0
+    learn_response(policy, request, &NothingOwned, 0).0
 }
 
 /// Decides the response phase of one API call and returns the ownership changes its answer
-/// teaches, resolved against `owners`.
+/// teaches, resolved against `owners`; `now` (Unix seconds) stamps what is learned.
 pub fn learn_response(
     _policy: &Policy,
     request: &AuthzRequest,
     owners: &dyn OwnershipView,
+    now: u64,
 ) -> (Decision, Vec<Change>) {
     let mut log = FieldLog::default();
     log.read("ResponseStatusCode", request.response_status_code);
-    match learn(request, owners) {
+    match learn(request, owners, now) {
         Ok(changes) => {
             if !changes.is_empty() {
                 log.read("ownership.changes", &changes);

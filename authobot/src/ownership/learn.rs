@@ -9,6 +9,8 @@
 use protocol::body::{decode, NetworkCreate};
 use protocol::route;
 use protocol::AuthzRequest;
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 
 use super::enforce::owner_of;
@@ -56,7 +58,11 @@ fn response<'a, T: Deserialize<'a>>(request: &'a AuthzRequest) -> Option<T> {
 }
 
 /// The changes a response-phase message teaches; none unless the daemon answered 2xx.
-pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Change>, StoreError> {
+pub fn learn(
+    request: &AuthzRequest,
+    view: &dyn OwnershipView,
+    now: u64,
+) -> Result<Vec<Change>, StoreError> {
     if !(200..300).contains(&request.response_status_code) {
         return Ok(Vec::new());
     }
@@ -84,6 +90,7 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
                         id: created.id,
                         owner,
                         name: container_name(name).to_owned(),
+                        learned_at: now,
                     },
                 });
             }
@@ -101,6 +108,7 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
                         id: created.id,
                         owner,
                         name: container_id,
+                        learned_at: now,
                     },
                 });
             }
@@ -113,6 +121,7 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
                         id: created.name,
                         owner,
                         name: String::new(),
+                        learned_at: now,
                     },
                 });
             }
@@ -128,6 +137,7 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
                         id: created.id,
                         owner,
                         name,
+                        learned_at: now,
                     },
                 });
             }
@@ -164,9 +174,17 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
         }
         ("GET", "/containers/json") => {
             if let Some(listed) = response::<Vec<Listed>>(request) {
+                let mut present = BTreeSet::new();
                 for entry in listed {
+                    present.insert(entry.id.clone());
                     let primary = entry.names.unwrap_or_default().into_iter().next();
                     changes.extend(learned_name(view, entry.id, primary)?);
+                }
+                if lists_every_container(&route) {
+                    changes.push(Change::Reconcile {
+                        present,
+                        learned_before: now.saturating_sub(RECONCILE_GRACE_SECONDS),
+                    });
                 }
             }
         }
@@ -178,6 +196,33 @@ pub fn learn(request: &AuthzRequest, view: &dyn OwnershipView) -> Result<Vec<Cha
         _ => {}
     }
     Ok(changes)
+}
+
+/// How old a record must be before a complete list that lacks it forgets it: the list may
+/// have been made before the create it lacks was answered.
+const RECONCILE_GRACE_SECONDS: u64 = 60;
+
+/// Go's `httputils.BoolValue`: anything but empty, `0`, `no`, `false` and `none` is true.
+fn go_bool(value: Option<&str>) -> bool {
+    let value = value.unwrap_or_default().trim().to_lowercase();
+    !matches!(value.as_str(), "" | "0" | "no" | "false" | "none")
+}
+
+/// Whether a container list answers with every container the daemon has: `all` set, and no
+/// filter, limit, `since` or `before` narrowing it.
+fn lists_every_container(route: &route::Route) -> bool {
+    let narrowed = |key: &str| route.query_value(key).is_some_and(|v| !v.trim().is_empty());
+    let limited = route
+        .query_value("limit")
+        .is_some_and(|v| v.trim().parse::<i64>().is_ok_and(|n| n > 0));
+    let filtered = route
+        .query_value("filters")
+        .is_some_and(|f| !matches!(f.trim(), "" | "{}"));
+    go_bool(route.query_value("all"))
+        && !limited
+        && !filtered
+        && !narrowed("since")
+        && !narrowed("before")
 }
 
 /// A container created without `--name` gets a generated one the create answer does not

@@ -13,6 +13,7 @@ pub mod learn;
 pub mod rules;
 pub mod store;
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -93,6 +94,8 @@ pub struct Owned {
     pub owner: Owner,
     /// A container's or network's name; for an exec session, its container's id.
     pub name: String,
+    /// When the record was learned (seconds since the Unix epoch).
+    pub learned_at: u64,
 }
 
 /// What a reference (id, id prefix or name) resolves to, resolved the way dockerd does.
@@ -169,6 +172,15 @@ pub enum Change {
         kind: ObjectKind,
         /// Its full id.
         id: String,
+    },
+    /// The daemon listed every container it has: recorded containers missing from the
+    /// list are gone (`--rm` containers are removed without an API call). Records learned at
+    /// or after `learned_before` are kept, as the list may predate them.
+    Reconcile {
+        /// The ids the daemon listed.
+        present: BTreeSet<String>,
+        /// Only records learned before this time (Unix seconds) may be forgotten.
+        learned_before: u64,
     },
     /// A container got a new name.
     Rename {

@@ -6,7 +6,9 @@
 //! redb's own small page cache: lookups read the ordered tables, and an id prefix is a range
 //! scan over the keys that start with it.
 
+use std::collections::BTreeSet;
 use std::fs;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
@@ -47,20 +49,22 @@ fn name_key(kind: ObjectKind, name: &str, id: &str) -> String {
     format!("{}/{name}\0{id}", kind.tag())
 }
 
-/// `owner` length (u32, little endian), owner, name.
-fn encode(owner: &Owner, name: &str) -> Vec<u8> {
-    let owner = owner.0.as_bytes();
+/// Learned-at (u64, little endian), owner length (u32, little endian), owner, name.
+fn encode(owned: &Owned) -> Vec<u8> {
+    let owner = owned.owner.0.as_bytes();
     let length = u32::try_from(owner.len()).unwrap_or(u32::MAX);
-    let mut out = Vec::with_capacity(4 + owner.len() + name.len());
+    let mut out = Vec::with_capacity(12 + owner.len() + owned.name.len());
+    out.extend_from_slice(&owned.learned_at.to_le_bytes());
     out.extend_from_slice(&length.to_le_bytes());
     out.extend_from_slice(owner);
-    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(owned.name.as_bytes());
     out
 }
 
 fn decode(key: &str, value: &[u8]) -> Result<Owned, StoreError> {
     let corrupt = || StoreError::Corrupt(key.to_owned());
-    let (length, rest) = value.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let (learned_at, rest) = value.split_first_chunk::<8>().ok_or_else(corrupt)?;
+    let (length, rest) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
     let length = usize::try_from(u32::from_le_bytes(*length)).map_err(|_| corrupt())?;
     if rest.len() < length {
         return Err(corrupt());
@@ -72,6 +76,7 @@ fn decode(key: &str, value: &[u8]) -> Result<Owned, StoreError> {
         id: id.to_owned(),
         owner: Owner(text(owner)?),
         name: text(name)?,
+        learned_at: u64::from_le_bytes(*learned_at),
     })
 }
 
@@ -216,7 +221,7 @@ impl Tables<'_> {
                 self.forget(*kind, &owned.id)?;
                 let key = object_key(*kind, &owned.id);
                 self.objects
-                    .insert(key.as_str(), encode(&owned.owner, &owned.name).as_slice())
+                    .insert(key.as_str(), encode(owned).as_slice())
                     .map_err(db_error)?;
                 match kind {
                     ObjectKind::Container => self.count(&owned.owner, 1)?,
@@ -241,12 +246,54 @@ impl Tables<'_> {
                     owned.name.clone_from(name);
                     let key = object_key(ObjectKind::Container, id);
                     self.objects
-                        .insert(key.as_str(), encode(&owned.owner, &owned.name).as_slice())
+                        .insert(key.as_str(), encode(&owned).as_slice())
                         .map_err(db_error)?;
                 }
             }
+            Change::Reconcile {
+                present,
+                learned_before,
+            } => self.reconcile(present, *learned_before)?,
         }
         Ok(())
+    }
+
+    /// Forgets recorded containers learned before `learned_before` and absent from
+    /// `present`, scanning in chunks so memory stays flat however large the record is.
+    fn reconcile(
+        &mut self,
+        present: &BTreeSet<String>,
+        learned_before: u64,
+    ) -> Result<(), StoreError> {
+        const CHUNK: usize = 512;
+        let prefix = object_key(ObjectKind::Container, "");
+        let mut from = Bound::Included(prefix.clone());
+        loop {
+            let mut gone = Vec::new();
+            let mut last = None;
+            let mut scanned = 0;
+            let range = (from.as_ref().map(String::as_str), Bound::Unbounded);
+            for entry in self.objects.range::<&str>(range).map_err(db_error)? {
+                let (key, value) = entry.map_err(db_error)?;
+                let key = key.value();
+                if !key.starts_with(&prefix) || scanned == CHUNK {
+                    break;
+                }
+                scanned += 1;
+                let owned = decode(key, value.value())?;
+                if owned.learned_at < learned_before && !present.contains(&owned.id) {
+                    gone.push(owned.id);
+                }
+                last = Some(key.to_owned());
+            }
+            for id in gone {
+                self.forget(ObjectKind::Container, &id)?;
+            }
+            match last {
+                Some(key) if scanned == CHUNK => from = Bound::Excluded(key),
+                _ => return Ok(()),
+            }
+        }
     }
 
     fn forget(&mut self, kind: ObjectKind, id: &str) -> Result<(), StoreError> {
@@ -398,6 +445,7 @@ mod tests {
                 id: id.into(),
                 owner: Owner(owner.into()),
                 name: name.into(),
+                learned_at: 100,
             },
         }
     }

@@ -21,6 +21,7 @@ fn record_alices_web(dir: &Path) -> Store {
                 id: "0123456789ab".repeat(5),
                 owner: Owner("alice".into()),
                 name: "web".into(),
+                learned_at: 0,
             },
         }])
         .unwrap();
