@@ -134,6 +134,23 @@ pub fn enforce(
         );
         must_own(call, &owner, kind, &reference, &lookup)?;
     }
+    if template == "/volumes/create" {
+        // dockerd answers a create naming an existing volume with that volume.
+        if let Ok(create) = decode::<VolumeCreate>(&call.request.request_body) {
+            if !create.name.is_empty() {
+                let lookup = view
+                    .lookup(ObjectKind::Volume, &create.name)
+                    .map_err(store_failed)?;
+                log.read(
+                    "ownership.volume",
+                    serde_json::json!({ "reference": create.name, "lookup": lookup }),
+                );
+                if !matches!(lookup, Lookup::Unknown) {
+                    must_own(call, &owner, ObjectKind::Volume, &create.name, &lookup)?;
+                }
+            }
+        }
+    }
     if template == "/containers/create" && !call.request.request_body.is_empty() {
         if let Ok(create) = decode::<ContainerCreate>(&call.request.request_body) {
             create_references(call, &owner, &create, view, log)?;

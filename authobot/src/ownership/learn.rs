@@ -114,7 +114,13 @@ pub fn learn(
             }
         }
         ("POST", "/volumes/create") => {
-            if let Some(created) = response::<VolumeCreated>(request) {
+            // A create naming an existing volume answers 201 with that volume: it keeps
+            // its owner.
+            let created = match response::<VolumeCreated>(request) {
+                Some(v) if found(ObjectKind::Volume, &v.name)?.is_none() => Some(v),
+                _ => None,
+            };
+            if let Some(created) = created {
                 changes.push(Change::Own {
                     kind: ObjectKind::Volume,
                     owned: Owned {

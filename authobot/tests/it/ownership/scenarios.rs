@@ -447,3 +447,31 @@ fn a_container_created_on_the_unix_socket_is_refused_to_tls_users() {
         &["the anonymous callers"],
     );
 }
+
+#[test]
+fn creating_a_volume_under_another_users_volume_name_is_refused() {
+    let (_state, daemon, _) = alice_has_web();
+    alice_has_volume_data(&daemon);
+    let again = daemon.call(
+        "bob",
+        ClientRequest::new("POST", "/v1.41/volumes/create").json(r#"{"Name":"data"}"#),
+        answer(201, r#"{"Name":"data","Driver":"local","Mountpoint":"/x"}"#),
+    );
+    assert_refused(again, &["volume \"data\"", "user \"alice\""]);
+}
+
+#[test]
+fn an_admin_creating_an_existing_volume_does_not_take_it_over() {
+    let (_state, daemon, _) = alice_has_web();
+    alice_has_volume_data(&daemon);
+    daemon
+        .call(
+            "carol",
+            ClientRequest::new("POST", "/v1.41/volumes/create").json(r#"{"Name":"data"}"#),
+            answer(201, r#"{"Name":"data","Driver":"local","Mountpoint":"/x"}"#),
+        )
+        .unwrap();
+    daemon
+        .touch("alice", "GET", "/v1.41/volumes/data")
+        .expect("still alice's");
+}
