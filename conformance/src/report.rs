@@ -70,7 +70,7 @@ impl Report {
             plugin_socket: ctx.target.socket().display().to_string(),
             level: selection.level(),
             claims: selection.claims().iter().copied().collect(),
-            profiles: Vec::new(),
+            profiles: ctx.profiles.iter().map(|p| p.to_string()).collect(),
             harness_error: None,
             results: Vec::new(),
         }
@@ -144,10 +144,8 @@ impl Report {
         out
     }
 
-    /// The JSON report, schema version [`SCHEMA_VERSION`].
-    pub fn to_json(&self) -> serde_json::Value {
-        let cases: Vec<JsonCase<'_>> = self.results.iter().map(JsonCase::from).collect();
-        let document = JsonReport {
+    fn json_document(&self) -> JsonReport<'_> {
+        JsonReport {
             schema_version: SCHEMA_VERSION,
             suite: "authobot-conformance",
             suite_version: env!("CARGO_PKG_VERSION"),
@@ -161,9 +159,21 @@ impl Report {
             harness_error: self.harness_error.as_deref(),
             summary: self.summary(),
             exit_code: self.exit_code(),
-            cases,
-        };
-        serde_json::to_value(document).expect("the report always serializes")
+            cases: self.results.iter().map(JsonCase::from).collect(),
+        }
+    }
+
+    /// The JSON report, schema version [`SCHEMA_VERSION`], as a value.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.json_document()).expect("the report always serializes")
+    }
+
+    /// The JSON report, schema version [`SCHEMA_VERSION`], pretty-printed in schema order.
+    pub fn to_json_pretty(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.json_document())
+            .expect("the report always serializes");
+        text.push('\n');
+        text
     }
 
     /// JUnit XML: one testsuite per group, one testcase per case.
