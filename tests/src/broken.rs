@@ -1,5 +1,5 @@
 //! Broken plugins on `protocol::server` and the `AuthzPlugin` trait, each with one flaw
-//! found in real authz plugins. All but [`AllowAll`] share one reasonable policy
+//! found in real authz plugins. All but [`AllowAll`] and [`DenyAll`] share one reasonable policy
 //! ([`FlawedPolicy`]): refuse privileged containers and execs, dangerous capabilities, host
 //! paths and host namespaces; each [`Flaw`] weakens exactly one part of it.
 
@@ -20,6 +20,20 @@ impl AuthzPlugin for AllowAll {
 
     fn authz_response(&self, _: &AuthzRequest) -> AuthzReply {
         AuthzReply::allow()
+    }
+}
+
+/// Refuses every call: safe, and useless; the replay group exists to catch it.
+#[derive(Debug, Default)]
+pub struct DenyAll;
+
+impl AuthzPlugin for DenyAll {
+    fn authz_request(&self, _: &AuthzRequest) -> AuthzReply {
+        AuthzReply::deny("every call is refused")
+    }
+
+    fn authz_response(&self, _: &AuthzRequest) -> AuthzReply {
+        AuthzReply::deny("every call is refused")
     }
 }
 

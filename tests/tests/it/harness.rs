@@ -1,10 +1,14 @@
 //! Starts a plugin on a socket in a temporary directory and runs the suite against it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Outcome, Report, Selection, Target};
+use fake_dockerd::ProfileName;
 use integration_tests::raw::{self, TransportFlaw};
+use protocol::server::{self, ServerConfig};
+use protocol::AuthzPlugin;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
@@ -27,6 +31,27 @@ fn temp_socket() -> (tempfile::TempDir, PathBuf) {
     (dir, socket)
 }
 
+/// Starts `plugin` on `protocol::server` with its default limits.
+pub fn start(plugin: impl AuthzPlugin) -> RunningPlugin {
+    let (dir, socket) = temp_socket();
+    let listener = server::bind_unix(&socket).expect("bind the plugin socket");
+    let plugin: Arc<dyn AuthzPlugin> = Arc::new(plugin);
+    let task = tokio::spawn(async move {
+        let _ = server::serve(
+            listener,
+            plugin,
+            ServerConfig::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    RunningPlugin {
+        socket,
+        _dir: dir,
+        task,
+    }
+}
+
 /// Starts a plugin whose flaw is in its transport.
 pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
     let (dir, socket) = temp_socket();
@@ -45,6 +70,7 @@ pub async fn run_suite(socket: &std::path::Path, claims: &[Claim], patterns: &[&
     let selection = Selection::new(LevelFilter::All, &patterns, &[], claims.iter().copied())
         .expect("valid patterns");
     let ctx = Ctx {
+        profiles: ProfileName::ALL.to_vec(),
         target: Target::new(socket, "under-test", Duration::from_secs(5)),
         latency_bound: Duration::from_secs(1),
         fuzz_cases: 64,
