@@ -1,10 +1,10 @@
 //! Each deliberately broken plugin fails the conformance case that models its flaw.
 
-use conformance::Claim;
+use conformance::{Claim, Outcome};
 use integration_tests::broken::{AllowAll, DenyAll, Flaw, FlawedPolicy};
 use integration_tests::raw::TransportFlaw;
 
-use crate::harness::{assert_fails, assert_passes, run_suite, start, start_raw};
+use crate::harness::{assert_fails, assert_passes, outcome, run_suite, start, start_raw};
 
 #[tokio::test]
 async fn plugin_dying_on_malformed_json_fails_keeps_serving() {
@@ -157,6 +157,22 @@ async fn generated_bodies_catch_the_last_wins_reader() {
     let plugin = start(FlawedPolicy::new(Flaw::LastWinsWithoutMerge));
     let report = run_suite(&plugin.socket, NO_HOST_ESCAPE, &["fuzz.create.*"]).await;
     assert_fails(&report, "fuzz.create.dangerous-spellings");
+}
+
+#[tokio::test]
+async fn generated_body_failure_reports_the_shrunk_body() {
+    let plugin = start(FlawedPolicy::new(Flaw::CaseSensitiveBody));
+    let report = run_suite(&plugin.socket, NO_HOST_ESCAPE, &["fuzz.create.*"]).await;
+    match outcome(&report, "fuzz.create.dangerous-spellings") {
+        Outcome::Failed { seen, .. } => assert!(
+            seen.contains(" allowed for minimal body {\"Image\":\"busybox\","),
+            "{seen}"
+        ),
+        other => panic!(
+            "expected a failure, got {other:?}: {seen_all}",
+            seen_all = report.to_text()
+        ),
+    }
 }
 
 #[tokio::test]
