@@ -92,3 +92,15 @@ fn unknown_profile_exits_two() {
         .code(2)
         .stderr(predicate::str::contains("unknown daemon profile"));
 }
+
+#[test]
+fn readme_lists_every_case() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let missing: Vec<String> = conformance::all_cases()
+        .into_iter()
+        .map(|c| c.info.id)
+        .filter(|id| !readme.contains(&format!("`{id}`")))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not list {missing:?}");
+}
