@@ -97,7 +97,7 @@ pub fn cases() -> Vec<Case> {
         case(
             "protocol.connection.concurrent",
             Level::Must,
-            "32 connections opened at once each get their call answered while all stay open.",
+            "32 connections opened at once each get their call answered within the latency bound while all stay open.",
             "dockerd serves API calls concurrently and each in-flight call holds its own plugin connection",
             concurrent_connections,
         ),
@@ -378,7 +378,7 @@ fn concurrent_connections(ctx: &Ctx) -> CheckFuture<'_> {
                 Err(e) => return Outcome::failed(expected, e.to_string()),
             }
         }
-        let timeout = ctx.target.call_timeout();
+        let timeout = ctx.latency_bound;
         let calls = connections.into_iter().map(|mut connection| {
             let body = body.clone();
             tokio::spawn(async move {
