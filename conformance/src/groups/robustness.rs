@@ -333,8 +333,8 @@ fn garbage_keeps_serving(ctx: &Ctx) -> CheckFuture<'_> {
             let _ = connection
                 .send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n\0\0\0")
                 .await;
-            let _ = connection
-                .closed_silently_within(Duration::from_millis(500))
+            connection
+                .drain_until_closed(Duration::from_millis(500))
                 .await;
         }
         serving_outcome(ctx).await
