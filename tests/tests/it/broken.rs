@@ -187,3 +187,11 @@ async fn deny_all_plugin_passes_security_but_fails_the_run_workflow() {
     assert_passes(&report, "security.create.privileged.plain");
     assert_fails(&report, "replay.workflow.run");
 }
+
+#[tokio::test]
+async fn fail_open_plugin_fails_no_err_with_allow() {
+    let plugin = start(FlawedPolicy::new(Flaw::FailOpenWithErr));
+    let report = run_suite(&plugin.socket, &[], &["protocol.reply.*"]).await;
+    assert_passes(&report, "protocol.reply.decodable");
+    assert_fails(&report, "protocol.reply.no-err-with-allow");
+}
