@@ -45,6 +45,10 @@ struct RunArgs {
     /// /run/docker/plugins/<plugin-id>/NAME.sock for a managed one.
     #[arg(long)]
     plugin_socket: PathBuf,
+    /// The plugin is a managed (v2) plugin: dockerd never activates those, so
+    /// Plugin.Activate is not required (its case is skipped).
+    #[arg(long)]
+    managed: bool,
     /// The plugin name dockerd knows it by (used in messages).
     #[arg(long, default_value = "plugin")]
     plugin_name: String,
@@ -104,6 +108,7 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<u8> {
             .context("reading --profile")?]
     };
     let ctx = Ctx {
+        managed: args.managed,
         profiles,
         target: Target::new(
             args.plugin_socket,

@@ -111,6 +111,9 @@ pub enum ActivationError {
     /// Nothing is at the socket path.
     #[error("no plugin socket at {0}")]
     NoSocket(String),
+    /// The socket refuses connections.
+    #[error("cannot connect to the plugin: {0}")]
+    Connect(#[from] TransportError),
     /// The call failed, or dockerd would not accept the answer as a manifest.
     #[error("Plugin.Activate: {0}")]
     Client(#[from] ClientError),
@@ -179,6 +182,15 @@ impl Target {
             return Err(ActivationError::NotAuthz(manifest.implements));
         }
         Ok(manifest)
+    }
+
+    /// Checks that the socket exists and accepts a connection (what a managed plugin owes).
+    pub async fn reachable(&self) -> Result<(), ActivationError> {
+        if !self.socket.exists() {
+            return Err(ActivationError::NoSocket(self.socket.display().to_string()));
+        }
+        self.connect().await?;
+        Ok(())
     }
 
     /// Sends `request` in `phase` and reads the answer.

@@ -104,3 +104,16 @@ fn readme_lists_every_case() {
         .collect();
     assert!(missing.is_empty(), "README.md does not list {missing:?}");
 }
+
+#[test]
+fn managed_plugin_with_missing_socket_exits_two() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    conformance()
+        .args(["run", "--managed", "--plugin-socket"])
+        .arg(dir.path().join("absent.sock"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "harness error: no plugin socket at",
+        ));
+}

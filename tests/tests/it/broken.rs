@@ -4,7 +4,9 @@ use conformance::{Claim, Outcome};
 use integration_tests::broken::{AllowAll, DenyAll, Flaw, FlawedPolicy};
 use integration_tests::raw::TransportFlaw;
 
-use crate::harness::{assert_fails, assert_passes, outcome, run_suite, start, start_raw};
+use crate::harness::{
+    assert_fails, assert_passes, outcome, run_managed_suite, run_suite, start, start_raw,
+};
 
 #[tokio::test]
 async fn plugin_dying_on_malformed_json_fails_keeps_serving() {
@@ -143,6 +145,22 @@ async fn wrong_implements_fails_activation_and_stops_the_run() {
     let report = run_suite(&plugin.socket, &[], &["protocol.*"]).await;
     assert_fails(&report, "protocol.activate.implements-authz");
     assert_eq!(report.exit_code(), conformance::report::EXIT_HARNESS);
+}
+
+#[tokio::test]
+async fn wrong_implements_does_not_matter_for_a_managed_plugin() {
+    let plugin = start(FlawedPolicy::new(Flaw::WrongImplements));
+    let report = run_managed_suite(&plugin.socket, &["protocol.*"]).await;
+    assert!(matches!(
+        outcome(&report, "protocol.activate.implements-authz"),
+        Outcome::Skipped { .. }
+    ));
+    assert_eq!(
+        report.exit_code(),
+        conformance::report::EXIT_OK,
+        "{}",
+        report.to_text()
+    );
 }
 
 #[tokio::test]

@@ -66,10 +66,25 @@ pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
 
 /// Runs the cases matching `patterns` against the plugin on `socket`.
 pub async fn run_suite(socket: &std::path::Path, claims: &[Claim], patterns: &[&str]) -> Report {
+    run_with(socket, false, claims, patterns).await
+}
+
+/// Runs the cases matching `patterns` against the plugin on `socket` as a managed plugin.
+pub async fn run_managed_suite(socket: &std::path::Path, patterns: &[&str]) -> Report {
+    run_with(socket, true, &[], patterns).await
+}
+
+async fn run_with(
+    socket: &std::path::Path,
+    managed: bool,
+    claims: &[Claim],
+    patterns: &[&str],
+) -> Report {
     let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
     let selection = Selection::new(LevelFilter::All, &patterns, &[], claims.iter().copied())
         .expect("valid patterns");
     let ctx = Ctx {
+        managed,
         profiles: ProfileName::ALL.to_vec(),
         // Generous: debug builds on a loaded CI machine take seconds over 4 MiB bodies.
         target: Target::new(socket, "under-test", Duration::from_secs(20)),
