@@ -26,6 +26,8 @@ enum Command {
     Run(RunArgs),
     /// Prints every case: id, level, group, requirement and source.
     List,
+    /// Measures a plugin's throughput, latency and memory, against a reference plugin.
+    Bench(conformance::bench::BenchArgs),
 }
 
 /// Report formats.
@@ -146,6 +148,7 @@ fn main() -> ExitCode {
             list();
             ExitCode::SUCCESS
         }
+        Command::Bench(args) => conformance::bench::main(args),
         Command::Run(args) => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
