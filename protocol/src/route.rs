@@ -757,17 +757,12 @@ fn match_from(pieces: &[Piece], text: &str, captures: &mut Vec<(&'static str, St
                 .char_indices()
                 .find(|(_, c)| !pattern.accepts(*c))
                 .map_or(text.len(), |(i, _)| i);
-            let mut ends: Vec<usize> = text[..reach]
+            let ends = text[..reach]
                 .char_indices()
                 .map(|(i, _)| i)
-                .skip(1)
                 .chain(std::iter::once(reach))
-                .collect();
-            if pattern.min_chars() == 0 {
-                ends.insert(0, 0);
-            }
-            ends.dedup();
-            for end in ends.into_iter().rev() {
+                .rev();
+            for end in ends {
                 if end == 0 && pattern.min_chars() > 0 {
                     continue;
                 }
