@@ -1,6 +1,6 @@
 #!/bin/sh
-# Replays the kept canonicaliser corpus (fuzz/corpus/canonicaliser, or the directories given
-# as arguments) through the Go oracle (protocol/oracle: Go's encoding/json into dockerd's
+# Replays the canonicaliser seeds and kept corpus (fuzz/seeds/canonicaliser and, when present,
+# fuzz/corpus/canonicaliser; or the directories given as arguments) through the Go oracle (protocol/oracle: Go's encoding/json into dockerd's
 # structs) and through the Rust canonicaliser, and compares what each says the daemon will
 # act on, input by input. Exits 1 on any disagreement, printing the body and both readings.
 # Both refusing counts as agreement (dockerd answers 400 either way); refusals named
@@ -16,7 +16,10 @@ trap 'rm -rf "$work"' EXIT
 
 command -v go >/dev/null || { echo "check-oracle: go is not installed" >&2; exit 2; }
 (cd "$root/protocol/oracle" && go build -o "$work/oracle" .)
-[ $# -gt 0 ] || set -- "$here/corpus/canonicaliser"
+if [ $# -eq 0 ]; then
+	set -- "$here/seeds/canonicaliser"
+	[ -d "$here/corpus/canonicaliser" ] && set -- "$@" "$here/corpus/canonicaliser"
+fi
 
 python3 - "$@" >"$work/cases.jsonl" <<'PY'
 import base64, json, os, sys
