@@ -148,6 +148,20 @@ async fn calls_carry_no_content_type_like_dockerd() {
 }
 
 #[tokio::test]
+async fn calls_carry_gos_user_agent_an_empty_host_and_no_compression() {
+    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
+    let client = PluginClient::new(&plugin.socket);
+    client
+        .call(Phase::Request, &create_request())
+        .await
+        .unwrap();
+    let seen = &plugin.seen()[0];
+    assert_eq!(seen.header("user-agent"), Some("Go-http-client/1.1"));
+    assert_eq!(seen.header("host"), Some(""));
+    assert_eq!(seen.header("accept-encoding"), None);
+}
+
+#[tokio::test]
 async fn request_phase_posts_the_request_object_with_a_trailing_newline() {
     let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
     let request = create_request();
