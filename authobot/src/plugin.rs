@@ -91,7 +91,7 @@ impl Authobot {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let now = u64::try_from(now).unwrap_or_default();
         let (decision, changes) = learn_response(policy, request, store as &dyn OwnershipView, now);
-        match store.apply(&changes) {
+        match commit_off_the_async_workers(|| store.apply(&changes)) {
             Ok(()) => decision,
             Err(e) => {
                 tracing::error!(error = %e, "ownership change not recorded");
@@ -103,6 +103,18 @@ impl Authobot {
                 )
             }
         }
+    }
+}
+
+/// Runs a commit (it waits for fsync) so that, under a multi-threaded tokio runtime such as
+/// `authobot serve`'s, the worker's other calls move to another thread meanwhile.
+fn commit_off_the_async_workers<T>(commit: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(commit)
+        }
+        _ => commit(),
     }
 }
 

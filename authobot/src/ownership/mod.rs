@@ -100,7 +100,7 @@ pub struct Owned {
 
 /// What a reference (id, id prefix or name) resolves to, resolved the way dockerd does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "found", rename_all = "lowercase")]
+#[serde(tag = "resolved", rename_all = "lowercase")]
 pub enum Lookup {
     /// No owned object answers to the reference.
     Unknown,
