@@ -231,6 +231,9 @@ impl Tables<'_> {
                     }
                     _ => {}
                 }
+                if *kind == ObjectKind::Container {
+                    self.evict_name_holders(&owned.name, &owned.id)?;
+                }
                 if Self::has_names(*kind) && !owned.name.is_empty() {
                     let key = name_key(*kind, &owned.name, &owned.id);
                     self.names.insert(key.as_str(), ()).map_err(db_error)?;
@@ -239,6 +242,7 @@ impl Tables<'_> {
             Change::Forget { kind, id } => self.forget(*kind, id)?,
             Change::Rename { id, name } => {
                 if let Some(mut owned) = self.get(ObjectKind::Container, id)? {
+                    self.evict_name_holders(name, id)?;
                     let old = name_key(ObjectKind::Container, &owned.name, id);
                     self.names.remove(old.as_str()).map_err(db_error)?;
                     let new = name_key(ObjectKind::Container, name, id);
@@ -254,6 +258,20 @@ impl Tables<'_> {
                 present,
                 learned_before,
             } => self.reconcile(present, *learned_before)?,
+        }
+        Ok(())
+    }
+
+    /// dockerd's container names are unique: when the daemon gives container `id` a name,
+    /// any other record holding that name is of a container the daemon removed unseen.
+    fn evict_name_holders(&mut self, name: &str, id: &str) -> Result<(), StoreError> {
+        if name.is_empty() {
+            return Ok(());
+        }
+        for holder in ids_named(&self.names, ObjectKind::Container, name)? {
+            if holder != id {
+                self.forget(ObjectKind::Container, &holder)?;
+            }
         }
         Ok(())
     }
@@ -526,6 +544,22 @@ mod tests {
             store.lookup(ObjectKind::Exec, "e1").unwrap(),
             Lookup::Unknown
         );
+    }
+
+    #[test]
+    fn a_new_container_taking_a_recorded_name_evicts_the_stale_record() {
+        let (_dir, store) = temp_store();
+        store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap();
+        store
+            .apply(&[own(ObjectKind::Container, "c2", "bob", "web")])
+            .unwrap();
+        let Lookup::Found(owned) = store.lookup(ObjectKind::Container, "web").unwrap() else {
+            panic!("web is not bob's alone");
+        };
+        assert_eq!(owned.id, "c2");
+        assert_eq!(store.containers_owned(&Owner("alice".into())).unwrap(), 0);
     }
 
     #[test]
