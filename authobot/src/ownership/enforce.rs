@@ -283,9 +283,10 @@ fn connected_container(call: &Call<'_>) -> Result<String, Denial> {
     Ok(container)
 }
 
-/// Networks, volumes and linked containers a create names in its body: another user's are
-/// refused. Unknown ones pass: dockerd creates a named volume on first use, and the
-/// built-in networks (`bridge`, `host`, `none`) have no owner.
+/// Networks, volumes and linked containers a create names in its body must be the caller's,
+/// like objects named in the path. The built-in networks have no owner and pass (`host` is
+/// a host-escape matter). A named volume must be created (`docker volume create`) before
+/// it is mounted: dockerd would create it silently, or mount a volume nobody recorded.
 fn create_references(
     call: &Call<'_>,
     owner: &Owner,
@@ -336,12 +337,17 @@ fn create_references(
             format!("ownership.create.{}", kind.noun()),
             serde_json::json!({ "reference": reference, "lookup": lookup }),
         );
-        if !matches!(lookup, Lookup::Unknown) {
+        let built_in =
+            kind == ObjectKind::Network && BUILT_IN_NETWORKS.contains(&reference.as_str());
+        if !(built_in && lookup == Lookup::Unknown) {
             must_own(call, owner, kind, &reference, &lookup)?;
         }
     }
     Ok(())
 }
+
+/// The networks every daemon has, and the mode that means the default one.
+const BUILT_IN_NETWORKS: [&str; 4] = ["default", "bridge", "host", "none"];
 
 fn is_list(route: &Route) -> bool {
     route.method == "GET"

@@ -475,3 +475,24 @@ fn an_admin_creating_an_existing_volume_does_not_take_it_over() {
         .touch("alice", "GET", "/v1.41/volumes/data")
         .expect("still alice's");
 }
+
+#[test]
+fn mounting_a_volume_nobody_recorded_is_refused_to_a_user() {
+    let (_state, daemon, _) = alice_has_web();
+    let body = r#"{"Image":"busybox","HostConfig":{"Binds":["old-data:/data"]}}"#;
+    let refused = daemon.create_with("bob", "x", body).map(|_| ());
+    assert_refused(refused, &["volume \"old-data\"", "rule: ownership-unknown"]);
+}
+
+#[test]
+fn the_built_in_networks_are_everyones() {
+    let (_state, daemon, _) = alice_has_web();
+    for mode in ["default", "bridge", "none"] {
+        let body = format!(
+            r#"{{"Image":"busybox","HostConfig":{{"NetworkMode":"{mode}"}},"NetworkingConfig":{{"EndpointsConfig":{{"{mode}":{{}}}}}}}}"#
+        );
+        daemon
+            .create_with("bob", &format!("on-{mode}"), &body)
+            .unwrap_or_else(|d| panic!("{mode}: {}", d.message));
+    }
+}
