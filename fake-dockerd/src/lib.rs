@@ -1,5 +1,6 @@
 //! fake-dockerd: dockerd's authz middleware per daemon version, captures, record and replay.
 
+pub mod backend;
 pub mod capture;
 pub mod chain;
 pub mod fidelity;

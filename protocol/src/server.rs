@@ -128,7 +128,8 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// The largest call body accepted; larger ones are answered 413 with a deny body.
     pub max_body_bytes: usize,
-    /// At most this many connections served at once; further ones wait in the listen backlog.
+    /// At most this many connections served at once (`Some(0)` counts as 1); further ones
+    /// wait in the listen backlog until a served one closes.
     pub max_connections: Option<usize>,
     /// How long a shutdown waits for in-flight calls before dropping them.
     pub shutdown_timeout: Duration,
@@ -164,7 +165,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let config = Arc::new(config);
-    let slots = config.max_connections.map(|n| Arc::new(Semaphore::new(n)));
+    let slots = config
+        .max_connections
+        .map(|n| Arc::new(Semaphore::new(n.max(1))));
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     match listener::listener_path(&listener) {
@@ -399,15 +402,9 @@ async fn read_body(
 /// Decodes an authz call and asks the plugin; any fault on the way is a deny saying why.
 fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
     let method = phase.method_name();
-    // serde reads a struct from a JSON array too (positionally); Go, like dockerd, does not.
-    let first = body
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if first.is_some_and(|b| *b != b'{') {
-        tracing::warn!(call = method, "call body is not a JSON object; denied");
-        return fault_reply(format!(
-            "malformed {method} call: the body is not a JSON object"
-        ));
+    if let Some(fault) = envelope_shape_fault(body) {
+        tracing::warn!(call = method, fault, "malformed call denied");
+        return fault_reply(format!("malformed {method} call: {fault}"));
     }
     let request: AuthzRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
@@ -445,6 +442,45 @@ fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
             fault_reply(format!("plugin failed while deciding {method}: {what}"))
         }
     }
+}
+
+/// Go's `encoding/json` refuses values nested deeper than this (`exceeded max depth`).
+const GO_MAX_NESTING_DEPTH: usize = 10_000;
+
+/// What serde would accept in an envelope but Go's decoder (the daemon's and Go plugins')
+/// refuses: a top level that is not an object (serde reads a struct from an array,
+/// positionally), or nesting deeper than Go's limit (serde skips unknown fields at any depth).
+fn envelope_shape_fault(body: &[u8]) -> Option<&'static str> {
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        return Some("the body is not a JSON object");
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > GO_MAX_NESTING_DEPTH {
+                    return Some("the body nests deeper than Go's limit of 10000 levels");
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The text a panic was raised with, when it has one.
@@ -541,6 +577,38 @@ mod tests {
         assert!(!is_transient_accept_error(&io::Error::from_raw_os_error(
             22
         )));
+    }
+
+    #[test]
+    fn envelope_nested_to_gos_limit_is_accepted() {
+        let nested = format!("{}{}", "[".repeat(9_999), "]".repeat(9_999));
+        let body = format!(r#"{{"Future":{nested}}}"#);
+        assert_eq!(envelope_shape_fault(body.as_bytes()), None);
+    }
+
+    #[test]
+    fn envelope_nested_past_gos_limit_is_refused() {
+        let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let body = format!(r#"{{"Future":{nested}}}"#);
+        assert!(envelope_shape_fault(body.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_nesting() {
+        let body = format!(
+            r#"{{"RequestUri":"{}\"{}"}}"#,
+            "[".repeat(20_000),
+            "{".repeat(20_000)
+        );
+        assert_eq!(envelope_shape_fault(body.as_bytes()), None);
+    }
+
+    #[test]
+    fn envelope_that_is_an_array_is_refused() {
+        assert_eq!(
+            envelope_shape_fault(br#" ["POST","/allowed"]"#),
+            Some("the body is not a JSON object")
+        );
     }
 
     #[test]

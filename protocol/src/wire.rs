@@ -50,13 +50,25 @@ pub struct AuthzRequest {
     #[serde(rename = "User", default, skip_serializing_if = "String::is_empty")]
     pub user: String,
     /// `TLS` when `user` came from a client certificate.
-    #[serde(rename = "UserAuthNMethod", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "UserAuthNMethod",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub user_authn_method: String,
     /// The HTTP method of the API call.
-    #[serde(rename = "RequestMethod", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "RequestMethod",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub request_method: String,
     /// The raw request target: not decoded, not cleaned, query included.
-    #[serde(rename = "RequestUri", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "RequestUri",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub request_uri: String,
     /// The request body when the daemon forwarded it (it often does not).
     #[serde(
@@ -67,7 +79,11 @@ pub struct AuthzRequest {
     )]
     pub request_body: Vec<u8>,
     /// Request headers, flattened (last value wins), credentials removed by the daemon.
-    #[serde(rename = "RequestHeaders", default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        rename = "RequestHeaders",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub request_headers: BTreeMap<String, String>,
     /// The client's TLS certificate chain, each entry base64 of its PEM text.
     #[serde(
@@ -77,7 +93,11 @@ pub struct AuthzRequest {
     )]
     pub request_peer_certificates: Vec<String>,
     /// The handler's status (response phase only; absent when nothing was buffered).
-    #[serde(rename = "ResponseStatusCode", default, skip_serializing_if = "is_zero")]
+    #[serde(
+        rename = "ResponseStatusCode",
+        default,
+        skip_serializing_if = "is_zero"
+    )]
     pub response_status_code: i64,
     /// The handler's buffered body (response phase only).
     #[serde(
@@ -88,7 +108,11 @@ pub struct AuthzRequest {
     )]
     pub response_body: Vec<u8>,
     /// The handler's response headers (response phase only).
-    #[serde(rename = "ResponseHeaders", default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        rename = "ResponseHeaders",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub response_headers: BTreeMap<String, String>,
 }
 

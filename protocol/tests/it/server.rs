@@ -347,6 +347,28 @@ async fn denies_every_malformed_call_with_a_message_naming_the_fault() {
 }
 
 #[tokio::test]
+async fn denies_an_envelope_nested_deeper_than_go_decodes() {
+    // serde would skip the unknown field at any depth; Go's decoder stops at 10000 levels.
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let envelope =
+        format!(r#"{{"RequestMethod":"GET","RequestUri":"/allowed","Future":{nested}}}"#);
+    let running = Running::start(EchoPlugin, ServerConfig::default());
+    let answer = call_once(
+        &running.socket,
+        "/AuthZPlugin.AuthZReq",
+        envelope.into_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let reply = answer.reply();
+    assert!(!reply.allow);
+    assert_eq!(
+        reply.msg,
+        "malformed AuthZPlugin.AuthZReq call: the body nests deeper than Go's limit of 10000 levels"
+    );
+}
+
+#[tokio::test]
 async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();

@@ -1,0 +1,42 @@
+//! The case groups, one module each, and the small exchanges several groups share.
+
+pub mod protocol;
+pub mod robustness;
+
+use std::collections::BTreeMap;
+
+use ::protocol::wire::{AuthzRequest, Phase};
+
+use crate::runner::Ctx;
+use crate::target::Verdict;
+
+/// A request-phase message for `docker version` over the unix socket, as a real 20.10 sends
+/// it: no user, no body, a few headers.
+pub fn ordinary_request() -> AuthzRequest {
+    AuthzRequest {
+        request_method: "GET".into(),
+        request_uri: "/v1.41/version".into(),
+        request_headers: BTreeMap::from([(
+            "User-Agent".to_owned(),
+            "Docker-Client/28.0.0 (linux)".to_owned(),
+        )]),
+        ..AuthzRequest::default()
+    }
+}
+
+/// Checks that the plugin still answers an ordinary call, on a fresh connection, with a reply
+/// dockerd can decode; returns what was seen otherwise.
+pub async fn still_serving(ctx: &Ctx) -> Result<(), String> {
+    match ctx.target.call(Phase::Request, &ordinary_request()).await {
+        Ok(exchange)
+            if exchange.status == 200 && !matches!(exchange.verdict, Verdict::Failed { .. }) =>
+        {
+            Ok(())
+        }
+        Ok(exchange) => Err(format!(
+            "an ordinary call afterwards got {}",
+            exchange.verdict
+        )),
+        Err(e) => Err(format!("an ordinary call afterwards failed: {e}")),
+    }
+}

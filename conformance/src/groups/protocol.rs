@@ -1,0 +1,433 @@
+//! Protocol cases: activation, the reply's shape and meaning, both phases, tolerance of
+//! unknown and absent fields, connection reuse and concurrency, and latency.
+
+use std::collections::BTreeMap;
+
+use ::protocol::wire::{AuthzRequest, Phase, AUTHZ_REQUEST_PATH};
+
+use super::ordinary_request;
+use crate::case::{Group, Level, Outcome};
+use crate::registry::{Case, CheckFuture};
+use crate::runner::{Ctx, ACTIVATE_CASE_ID};
+use crate::target::{Exchange, Verdict};
+
+/// The protocol cases.
+pub fn cases() -> Vec<Case> {
+    let case = |id, level, requirement, source, probe| {
+        Case::probe(id, Group::Protocol, level, requirement, source, probe)
+    };
+    vec![
+        case(
+            ACTIVATE_CASE_ID,
+            Level::Must,
+            "Plugin.Activate with an empty body is answered HTTP 200 with a manifest whose Implements lists exactly \"authz\".",
+            "moby pkg/plugins/plugins.go (activateWithLock, Implements) and pkg/authorization/plugin.go",
+            activate_implements_authz,
+        ),
+        case(
+            "protocol.reply.decodable",
+            Level::Must,
+            "An ordinary request-phase call, sent as dockerd sends it (no Content-Type), is answered HTTP 200 with a reply dockerd decodes.",
+            "moby pkg/plugins/client.go (callWithRetry, Call) and pkg/authorization/api.go (Response)",
+            reply_decodable,
+        ),
+        case(
+            "protocol.request.unknown-fields-tolerated",
+            Level::Must,
+            "A request carrying fields the plugin does not know gets the same verdict as one without them.",
+            "moby pkg/authorization/api.go: newer daemons add fields (RequestPeerCertificates arrived in 1.12.x)",
+            unknown_fields_tolerated,
+        ),
+        case(
+            "protocol.request.absent-fields-tolerated",
+            Level::Must,
+            "A request with only RequestMethod and RequestUri (every other field omitted, as Go's omitempty does) is answered HTTP 200 with a decodable reply.",
+            "moby pkg/authorization/api.go (omitempty on every field); real 20.10 over the unix socket sends no User",
+            absent_fields_tolerated,
+        ),
+        case(
+            "protocol.request.tls-fields-tolerated",
+            Level::Should,
+            "A request from a TLS client (User, UserAuthNMethod \"TLS\", RequestPeerCertificates) is answered HTTP 200 with a decodable reply.",
+            "moby pkg/authorization/authz.go (PeerCertificate) with dockerd --tlsverify",
+            tls_fields_tolerated,
+        ),
+        case(
+            "protocol.response.buffered-answered",
+            Level::Must,
+            "A response-phase call with ResponseStatusCode, ResponseHeaders and ResponseBody is answered HTTP 200 with a decodable reply.",
+            "moby pkg/authorization/authz.go (AuthZResponse) and middleware.go",
+            response_buffered_answered,
+        ),
+        case(
+            "protocol.response.streamed-answered",
+            Level::Must,
+            "A response-phase call with no status, headers or body (a flushed or hijacked stream) is answered HTTP 200 with a decodable reply.",
+            "moby pkg/authorization/response.go (Flush, Hijack): streamed responses reach AuthZRes empty",
+            response_streamed_answered,
+        ),
+        case(
+            "protocol.reply.refusal-is-a-deny",
+            Level::Should,
+            "A call the plugin refuses (here: a malformed one) is answered HTTP 200 with Allow false, not with an HTTP error status that dockerd reports as a plugin failure.",
+            "moby pkg/plugins/client.go: a non-200 reply becomes \"plugin NAME failed with error\" (HTTP 500), not a 403 deny",
+            refusal_is_a_deny,
+        ),
+        case(
+            "protocol.reply.refusal-has-msg",
+            Level::Should,
+            "A refusal carries a non-empty Msg, which dockerd shows the client after \"authorization denied by plugin NAME: \".",
+            "moby pkg/authorization/authz.go (newAuthorizationError)",
+            refusal_has_msg,
+        ),
+        case(
+            "protocol.reply.no-err-with-allow",
+            Level::Must,
+            "No HTTP 200 reply sets Allow true together with an Err: dockerd ignores Err on 200 and lets the call through.",
+            "moby pkg/authorization/authz.go (only Allow is read on success) and pkg/plugins/client.go (Err only read on non-200)",
+            no_err_with_allow,
+        ),
+        case(
+            "protocol.connection.keep-alive",
+            Level::Must,
+            "Several calls in sequence on one kept-alive connection are each answered.",
+            "Go net/http Transport as used by moby pkg/plugins/transport: idle plugin connections are reused",
+            keep_alive,
+        ),
+        case(
+            "protocol.connection.concurrent",
+            Level::Must,
+            "32 connections opened at once each get their call answered while all stay open.",
+            "dockerd serves API calls concurrently and each in-flight call holds its own plugin connection",
+            concurrent_connections,
+        ),
+        case(
+            "protocol.latency.bounded",
+            Level::Must,
+            "Each of 50 ordinary calls is answered within the latency bound (default 1 s): dockerd waits on the plugin with no timeout of its own.",
+            "moby pkg/authorization/plugin.go (Call without a request timeout): a slow plugin stalls every API call",
+            latency_bounded,
+        ),
+    ]
+}
+
+/// Whether an exchange is HTTP 200 with a reply dockerd decodes.
+fn answered(exchange: &Exchange) -> bool {
+    exchange.status == 200 && !matches!(exchange.verdict, Verdict::Failed { .. })
+}
+
+fn describe(exchange: &Exchange) -> String {
+    format!(
+        "HTTP {} {:?} ({})",
+        exchange.status,
+        String::from_utf8_lossy(&exchange.body)
+            .chars()
+            .take(200)
+            .collect::<String>(),
+        exchange.verdict
+    )
+}
+
+/// Passes when `request` in `phase` is answered HTTP 200 with a decodable reply.
+async fn expect_answered(ctx: &Ctx, phase: Phase, request: &AuthzRequest) -> Outcome {
+    const EXPECTED: &str = "HTTP 200 with a reply dockerd decodes";
+    match ctx.target.call(phase, request).await {
+        Ok(exchange) if answered(&exchange) => Outcome::Passed,
+        Ok(exchange) => Outcome::failed(EXPECTED, describe(&exchange)),
+        Err(e) => Outcome::failed(EXPECTED, e.to_string()),
+    }
+}
+
+fn activate_implements_authz(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        match ctx.target.activate().await {
+            Ok(_) => Outcome::Passed,
+            Err(e) => Outcome::failed("HTTP 200 {\"Implements\":[\"authz\"]}", e.to_string()),
+        }
+    })
+}
+
+fn reply_decodable(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move { expect_answered(ctx, Phase::Request, &ordinary_request()).await })
+}
+
+fn unknown_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let plain = ordinary_request();
+        let mut value = serde_json::to_value(&plain).expect("a request serializes");
+        let object = value.as_object_mut().expect("a request is an object");
+        object.insert(
+            "RequestFutureField".into(),
+            serde_json::json!({"Nested": [1, "two", null], "Flag": true}),
+        );
+        object.insert("ResponseTrailers".into(), serde_json::json!({}));
+        let with_extra = serde_json::to_vec(&value).expect("JSON serializes");
+        let baseline = ctx.target.verdict(Phase::Request, &plain).await;
+        let extra = match ctx.target.call_envelope(Phase::Request, &with_extra).await {
+            Ok(exchange) => exchange.verdict,
+            Err(e) => {
+                return Outcome::failed("the same verdict as without the fields", e.to_string())
+            }
+        };
+        if baseline.allows() == extra.allows() && !matches!(extra, Verdict::Failed { .. }) {
+            Outcome::Passed
+        } else {
+            Outcome::failed(
+                format!("the same verdict as without the fields ({baseline})"),
+                extra.to_string(),
+            )
+        }
+    })
+}
+
+fn absent_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let minimal = AuthzRequest {
+            request_method: "GET".into(),
+            request_uri: "/_ping".into(),
+            ..AuthzRequest::default()
+        };
+        expect_answered(ctx, Phase::Request, &minimal).await
+    })
+}
+
+fn tls_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let request = AuthzRequest {
+            user: "alice".into(),
+            user_authn_method: "TLS".into(),
+            request_peer_certificates: vec![
+                // base64 of a (truncated) PEM block, as dockerd's PeerCertificate marshals it.
+                "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=".into(),
+            ],
+            ..ordinary_request()
+        };
+        expect_answered(ctx, Phase::Request, &request).await
+    })
+}
+
+fn response_buffered_answered(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let request = AuthzRequest {
+            response_status_code: 200,
+            response_headers: BTreeMap::from([
+                ("Api-Version".to_owned(), "1.41".to_owned()),
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+            ]),
+            response_body: br#"{"Version":"20.10.24","ApiVersion":"1.41"}"#.to_vec(),
+            ..ordinary_request()
+        };
+        expect_answered(ctx, Phase::Response, &request).await
+    })
+}
+
+fn response_streamed_answered(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let request = AuthzRequest {
+            request_method: "GET".into(),
+            request_uri: "/v1.41/events".into(),
+            ..AuthzRequest::default()
+        };
+        expect_answered(ctx, Phase::Response, &request).await
+    })
+}
+
+/// Calls every plugin refuses whatever its policy: the envelope cannot be read as a request.
+const MALFORMED_ENVELOPES: &[&[u8]] = &[
+    br#"{"RequestMethod":"POST","RequestUri":"/v1.41/containers/create""#,
+    br#"{"RequestMethod":"POST","RequestUri":"/v1.41/containers/create","RequestBody":"not base64!"}"#,
+];
+
+/// The refusals the plugin gives to [`MALFORMED_ENVELOPES`]; `Err` when one was allowed or
+/// the transport failed.
+async fn refusals(ctx: &Ctx) -> Result<Vec<Exchange>, Outcome> {
+    let mut seen = Vec::new();
+    for envelope in MALFORMED_ENVELOPES {
+        match ctx.target.call_envelope(Phase::Request, envelope).await {
+            Ok(exchange) if exchange.verdict.allows() => {
+                return Err(Outcome::failed(
+                    "a refusal",
+                    format!("allow for {:?}", String::from_utf8_lossy(envelope)),
+                ))
+            }
+            Ok(exchange) => seen.push(exchange),
+            Err(e) => {
+                return Err(Outcome::failed(
+                    "HTTP 200 Allow false",
+                    format!("no answer: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(seen)
+}
+
+fn refusal_is_a_deny(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        match refusals(ctx).await {
+            Err(outcome) => outcome,
+            Ok(seen) => match seen
+                .iter()
+                .find(|e| !matches!(e.verdict, Verdict::Deny { .. }))
+            {
+                None => Outcome::Passed,
+                Some(exchange) => Outcome::failed("HTTP 200 with Allow false", describe(exchange)),
+            },
+        }
+    })
+}
+
+fn refusal_has_msg(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        match refusals(ctx).await {
+            Err(outcome) => outcome,
+            Ok(seen) => {
+                let silent = seen.iter().find(|e| match &e.verdict {
+                    Verdict::Deny { msg, .. } => msg.trim().is_empty(),
+                    _ => false,
+                });
+                match silent {
+                    None => Outcome::Passed,
+                    Some(exchange) => {
+                        Outcome::failed("a deny with a non-empty Msg", describe(exchange))
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn no_err_with_allow(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let mut envelopes: Vec<Vec<u8>> = MALFORMED_ENVELOPES.iter().map(|e| e.to_vec()).collect();
+        envelopes.push(serde_json::to_vec(&ordinary_request()).expect("a request serializes"));
+        for envelope in envelopes {
+            let exchange = match ctx.target.call_envelope(Phase::Request, &envelope).await {
+                Ok(exchange) => exchange,
+                Err(e) => return Outcome::failed("an answer", e.to_string()),
+            };
+            let reply: serde_json::Value =
+                serde_json::from_slice(&exchange.body).unwrap_or(serde_json::Value::Null);
+            let err = reply
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("err")))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            if exchange.verdict.allows() && !err.is_empty() {
+                return Outcome::failed(
+                    "Err only on a refusal or a non-200 reply",
+                    format!(
+                        "{} for {:?}",
+                        describe(&exchange),
+                        String::from_utf8_lossy(&envelope)
+                    ),
+                );
+            }
+        }
+        Outcome::Passed
+    })
+}
+
+fn keep_alive(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        const EXPECTED: &str = "three answers on one connection";
+        let body = serde_json::to_vec(&ordinary_request()).expect("a request serializes");
+        let mut connection = match ctx.target.connect().await {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(EXPECTED, e.to_string()),
+        };
+        for n in 1..=3 {
+            match connection
+                .call(AUTHZ_REQUEST_PATH, &body, ctx.target.call_timeout())
+                .await
+            {
+                Ok(response) if response.status == 200 => {
+                    if response
+                        .header("connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+                        && n < 3
+                    {
+                        return Outcome::failed(
+                            EXPECTED,
+                            format!("call {n} answered with Connection: close"),
+                        );
+                    }
+                }
+                Ok(response) => {
+                    return Outcome::failed(
+                        EXPECTED,
+                        format!("call {n} answered HTTP {}", response.status),
+                    )
+                }
+                Err(e) => return Outcome::failed(EXPECTED, format!("call {n}: {e}")),
+            }
+        }
+        Outcome::Passed
+    })
+}
+
+fn concurrent_connections(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        const CONNECTIONS: usize = 32;
+        let expected = format!("{CONNECTIONS} answers while {CONNECTIONS} connections are open");
+        let body = serde_json::to_vec(&ordinary_request()).expect("a request serializes");
+        let mut connections = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            match ctx.target.connect().await {
+                Ok(c) => connections.push(c),
+                Err(e) => return Outcome::failed(expected, e.to_string()),
+            }
+        }
+        let timeout = ctx.target.call_timeout();
+        let calls = connections.into_iter().map(|mut connection| {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let result = connection.call(AUTHZ_REQUEST_PATH, &body, timeout).await;
+                // Keep the connection open until every call is done.
+                (result, connection)
+            })
+        });
+        let mut held = Vec::new();
+        let mut failures = Vec::new();
+        for call in calls.collect::<Vec<_>>() {
+            match call.await {
+                Ok((Ok(response), connection)) if response.status == 200 => held.push(connection),
+                Ok((Ok(response), _)) => failures.push(format!("HTTP {}", response.status)),
+                Ok((Err(e), _)) => failures.push(e.to_string()),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        drop(held);
+        if failures.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::failed(
+                expected,
+                format!(
+                    "{} of {CONNECTIONS} unanswered, first: {}",
+                    failures.len(),
+                    failures[0]
+                ),
+            )
+        }
+    })
+}
+
+fn latency_bounded(ctx: &Ctx) -> CheckFuture<'_> {
+    Box::pin(async move {
+        const CALLS: usize = 50;
+        let bound = ctx.latency_bound;
+        let expected = format!("every answer within {bound:?}");
+        for _ in 0..CALLS {
+            let result =
+                tokio::time::timeout(bound, ctx.target.call(Phase::Request, &ordinary_request()))
+                    .await;
+            match result {
+                Err(_) => return Outcome::failed(expected, format!("a call took over {bound:?}")),
+                Ok(Err(e)) => return Outcome::failed(expected, e.to_string()),
+                Ok(Ok(_)) => {}
+            }
+        }
+        Outcome::Passed
+    })
+}

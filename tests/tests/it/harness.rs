@@ -1,0 +1,80 @@
+//! Starts a plugin on a socket in a temporary directory and runs the suite against it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Outcome, Report, Selection, Target};
+use integration_tests::raw::{self, TransportFlaw};
+use tokio::net::UnixListener;
+use tokio::task::JoinHandle;
+
+/// A plugin serving on a temporary socket; stopped and removed on drop.
+pub struct RunningPlugin {
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RunningPlugin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn temp_socket() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let socket = dir.path().join("plugin.sock");
+    (dir, socket)
+}
+
+/// Starts a plugin whose flaw is in its transport.
+pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
+    let (dir, socket) = temp_socket();
+    let listener = UnixListener::bind(&socket).expect("bind the plugin socket");
+    let task = tokio::spawn(raw::serve(listener, flaw));
+    RunningPlugin {
+        socket,
+        _dir: dir,
+        task,
+    }
+}
+
+/// Runs the cases matching `patterns` against the plugin on `socket`.
+pub async fn run_suite(socket: &std::path::Path, claims: &[Claim], patterns: &[&str]) -> Report {
+    let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+    let selection = Selection::new(LevelFilter::All, &patterns, &[], claims.iter().copied())
+        .expect("valid patterns");
+    let ctx = Ctx {
+        target: Target::new(socket, "under-test", Duration::from_secs(5)),
+        latency_bound: Duration::from_secs(1),
+        fuzz_cases: 64,
+    };
+    run(&ctx, &all_cases(), &selection).await
+}
+
+/// The outcome of case `id` in `report`; panics with the whole report when it did not run.
+pub fn outcome<'r>(report: &'r Report, id: &str) -> &'r Outcome {
+    match report.result(id) {
+        Some(result) => &result.outcome,
+        None => panic!("case {id} did not run:\n{}", report.to_text()),
+    }
+}
+
+/// Asserts that case `id` failed.
+pub fn assert_fails(report: &Report, id: &str) {
+    assert!(
+        outcome(report, id).is_failed(),
+        "expected {id} to fail:\n{}",
+        report.to_text()
+    );
+}
+
+/// Asserts that case `id` passed.
+pub fn assert_passes(report: &Report, id: &str) {
+    assert_eq!(
+        outcome(report, id),
+        &Outcome::Passed,
+        "expected {id} to pass:\n{}",
+        report.to_text()
+    );
+}
