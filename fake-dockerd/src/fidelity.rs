@@ -162,8 +162,9 @@ fn show(bytes: &[u8]) -> String {
     }
 }
 
-/// Replaces ids and timestamps in `text` with `<id>` and `<time>`.
-fn mask(text: &str) -> String {
+/// Replaces container ids (64 lower-case hex digits) and RFC 3339 timestamps in `text` with
+/// `<id>` and `<time>`.
+pub fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
