@@ -2,6 +2,7 @@
 
 mod authobot_captures;
 mod chain;
+mod cli;
 mod fidelity_captures;
 mod moby_authz;
 mod profiles;
