@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fake_dockerd::chain::{AuthzChain, InProcess};
 use fake_dockerd::profile::RetryRule;
-use fake_dockerd::{ClientRequest, Denial, Profile, ProfileName};
+use fake_dockerd::{ClientRequest, ClientResponse, Denial, Profile, ProfileName, ResponseKind};
 use protocol::client::PluginClient;
 use protocol::{ActivateManifest, AuthzPlugin, AuthzReply, AuthzRequest};
 
@@ -119,4 +119,69 @@ async fn refused_route_never_reaches_plugins() {
         .unwrap_err();
     assert_eq!(denial.status, 404);
     assert!(plugin.calls().is_empty());
+}
+
+fn denying_chain() -> AuthzChain {
+    AuthzChain::from_endpoints(
+        Profile::get(ProfileName::Moby2010),
+        vec![(
+            "p".into(),
+            Box::new(InProcess(std::sync::Arc::new(Deny("no")))),
+        )],
+    )
+}
+
+fn response(kind: ResponseKind, body: &[u8]) -> ClientResponse {
+    ClientResponse {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: body.to_vec(),
+        kind,
+    }
+}
+
+#[tokio::test]
+async fn response_deny_of_a_buffered_answer_replaces_it_with_403() {
+    let req = ClientRequest::new("GET", "/v1.41/containers/json");
+    let denial = denying_chain()
+        .authorize_response(&req, &response(ResponseKind::Buffered, b"[]"))
+        .await
+        .unwrap_err();
+    assert_eq!(denial.status, 403);
+}
+
+#[tokio::test]
+async fn response_deny_after_a_flush_keeps_the_status_already_sent() {
+    let req = ClientRequest::new("GET", "/v1.41/containers/json");
+    let big = vec![b' '; 64 * 1024 + 1];
+    for resp in [
+        response(ResponseKind::Streamed, b""),
+        response(ResponseKind::Buffered, &big),
+    ] {
+        let denial = denying_chain()
+            .authorize_response(&req, &resp)
+            .await
+            .unwrap_err();
+        assert_eq!(denial.status, 200, "{:?}", resp.kind);
+        assert_eq!(denial.message, "authorization denied by plugin p: no");
+    }
+}
+
+#[tokio::test]
+async fn response_deny_of_a_hijacked_stream_changes_nothing() {
+    let req = ClientRequest::new("POST", "/v1.41/exec/abc/start").json(&b"{}"[..]);
+    let outcome = denying_chain()
+        .authorize_response_traced(&req, &response(ResponseKind::Hijacked, b""))
+        .await;
+    assert_eq!(outcome.result, Ok(()));
+    assert_eq!(outcome.calls.len(), 1, "AuthZRes is still called");
+}
+
+#[tokio::test]
+async fn response_verdict_after_a_handler_error_is_ignored() {
+    let req = ClientRequest::new("GET", "/v1.99/version");
+    let result = denying_chain()
+        .authorize_response(&req, &response(ResponseKind::HandlerError, b""))
+        .await;
+    assert_eq!(result, Ok(()));
 }
