@@ -46,6 +46,7 @@ cleanup() {
     # containerd-shim and container mounts live under the exec root and data root.
     grep -o " $tmp/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
     rm -f "$plugin_sock"
+    rmdir --ignore-fail-on-non-empty /run/docker/plugins 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
