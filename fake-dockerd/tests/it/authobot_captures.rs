@@ -28,16 +28,20 @@ fn captures(dir: &str) -> Vec<PathBuf> {
 }
 
 async fn replay_all(dir: &str) -> Vec<LineReport> {
+    replay_with(ProfileName::Moby2010, captures(dir)).await
+}
+
+async fn replay_with(profile: ProfileName, files: Vec<PathBuf>) -> Vec<LineReport> {
     let authobot = Authobot::new(
         Policy::embedded_default(),
         AuditLog::new(Box::new(std::io::sink())),
     );
     let chain = AuthzChain::new(
-        Profile::get(ProfileName::Moby2010),
+        Profile::get(profile),
         vec![("authobot".to_string(), InProcess(Arc::new(authobot)))],
     );
     let mut reports = Vec::new();
-    for path in captures(dir) {
+    for path in files {
         let lines = read_capture(&path).unwrap();
         let label = path.file_name().unwrap().to_string_lossy().into_owned();
         reports.extend(replay_capture(&chain, &label, &lines, &mut std::iter::empty()).await);
@@ -99,4 +103,26 @@ async fn authobot_denies_every_recorded_escape() {
 async fn authobot_decisions_on_the_crafted_requests() {
     let reports = replay_all("fidelity").await;
     insta::assert_yaml_snapshot!(decisions(&reports));
+}
+
+/// The crafted exchanges under every profile: where a daemon withholds a body, authobot must
+/// refuse rather than allow what it cannot see (CVE-2024-41110, CVE-2026-34040).
+#[tokio::test]
+async fn authobot_client_results_on_the_crafted_exchanges_under_every_profile() {
+    let exchanges: Vec<PathBuf> = captures("fidelity")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".exchange.jsonl"))
+        .collect();
+    let mut table = Vec::new();
+    for profile in ProfileName::ALL {
+        for report in replay_with(profile, exchanges.clone()).await {
+            table.push(format!(
+                "{profile} {} -> {} {}",
+                report.capture.trim_end_matches(".exchange.jsonl"),
+                report.client.status,
+                report.client.message.unwrap_or_default()
+            ));
+        }
+    }
+    insta::assert_yaml_snapshot!(table);
 }
