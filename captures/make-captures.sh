@@ -7,8 +7,9 @@
 # Usage: captures/make-captures.sh [OUT_DIR]     (default: the directory of this script)
 # Env:   FAKE_DOCKERD  path to a built fake-dockerd (default: cargo build -p fake-dockerd)
 #        DOCKER        docker CLI (default: docker on PATH)
-#        RECORD_EXCHANGES=1  also run every CLI command through `fake-dockerd record` and
-#                      keep the client side as NAME.exchange.jsonl (capture format v1)
+#        RECORD_EXCHANGES=1  run every CLI command through `fake-dockerd record` instead and
+#                      write both sides, NAME.jsonl (plugin) and NAME.exchange.jsonl (client,
+#                      capture format v1), under OUT_DIR/client/{workflow,escapes}/
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -95,11 +96,12 @@ echo "from the host" >"$tmp/host-file.txt"
 capture() {
     local dir=$1 name=$2
     shift 2
-    mkdir -p "$out_dir/$dir"
-    local proxy=""
+    local target=$out_dir/$dir proxy=""
+    [[ ${RECORD_EXCHANGES:-} == 1 ]] && target=$out_dir/client/$dir
+    mkdir -p "$target"
     if [[ ${RECORD_EXCHANGES:-} == 1 ]]; then
         "$FAKE_DOCKERD" record --upstream "unix://$tmp/docker.sock" --listen "$tmp/proxy.sock" \
-            --out "$out_dir/$dir/$name.exchange.jsonl" 2>>"$tmp/record.log" &
+            --out "$target/$name.exchange.jsonl" 2>>"$tmp/record.log" &
         proxy=$!
         for _ in $(seq 50); do [[ -S $tmp/proxy.sock ]] && break; sleep 0.1; done
         api_sock=$tmp/proxy.sock
@@ -114,7 +116,7 @@ capture() {
         rm -f "$tmp/proxy.sock"
         api_sock=$tmp/docker.sock
     fi
-    cp "$recording" "$out_dir/$dir/$name.jsonl"
+    cp "$recording" "$target/$name.jsonl"
     printf '%-10s %-28s %3d calls  (%s)\n' "$dir" "$name" "$(wc -l <"$recording")" "$status"
 }
 

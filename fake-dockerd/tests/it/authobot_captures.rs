@@ -1,5 +1,6 @@
-//! Every capture in `captures/` replayed through the `moby-20.10` chain to authobot with its
-//! default policy; the decisions are snapshotted. The ordinary workflow must be allowed
+//! Every capture in `captures/` (plugin-side recordings and client-side exchanges) replayed
+//! through the `moby-20.10` chain to authobot with its default policy; the decisions are
+//! snapshotted. The ordinary workflow must be allowed
 //! throughout and every host-escape attempt refused.
 
 use std::path::{Path, PathBuf};
@@ -27,8 +28,18 @@ fn captures(dir: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The plugin-side recordings of `captures/DIR/`, then the client-side exchanges of
+/// `captures/client/DIR/` (replayed through the profile).
 async fn replay_all(dir: &str) -> Vec<LineReport> {
-    replay_with(ProfileName::Moby2010, captures(dir)).await
+    let mut files = captures(dir);
+    if dir != "fidelity" {
+        files.extend(
+            captures(&format!("client/{dir}"))
+                .into_iter()
+                .filter(|p| p.to_string_lossy().ends_with(".exchange.jsonl")),
+        );
+    }
+    replay_with(ProfileName::Moby2010, files).await
 }
 
 async fn replay_with(profile: ProfileName, files: Vec<PathBuf>) -> Vec<LineReport> {
@@ -87,7 +98,10 @@ async fn authobot_allows_the_whole_recorded_cli_workflow() {
 #[tokio::test]
 async fn authobot_denies_every_recorded_escape() {
     let reports = replay_all("escapes").await;
-    for path in captures("escapes") {
+    let client_side = captures("client/escapes")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".exchange.jsonl"));
+    for path in captures("escapes").into_iter().chain(client_side) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             reports

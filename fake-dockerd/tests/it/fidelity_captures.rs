@@ -1,7 +1,7 @@
-//! The `moby-20.10` profile against the real daemon: for every capture in `captures/` that
-//! has a client side (`NAME.exchange.jsonl`) next to its plugin side (`NAME.jsonl`), the
-//! profile must send exactly what the real dockerd 20.10 sent, and the client must see what
-//! it saw.
+//! The `moby-20.10` profile against the real daemon: for every capture that has a client side
+//! (`NAME.exchange.jsonl`) next to its plugin side (`NAME.jsonl`) — the crafted requests of
+//! `captures/fidelity/` and the CLI workflow and escapes of `captures/client/` — the profile
+//! must send exactly what the real dockerd 20.10 sent, and the client must see what it saw.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +62,22 @@ fn mismatches(path: &Path) -> Vec<String> {
 fn moby_20_10_profile_sends_what_the_real_daemon_sent_for_every_crafted_request() {
     let exchanges = exchange_captures("fidelity");
     assert!(exchanges.len() >= 20, "expected the crafted captures");
+    let failures: Vec<String> = exchanges.iter().flat_map(|p| mismatches(p)).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn moby_20_10_profile_sends_what_the_real_daemon_sent_for_the_cli_workflow() {
+    let exchanges = exchange_captures("client/workflow");
+    assert!(exchanges.len() >= 30, "expected the workflow captures");
+    let failures: Vec<String> = exchanges.iter().flat_map(|p| mismatches(p)).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn moby_20_10_profile_sends_what_the_real_daemon_sent_for_the_escape_attempts() {
+    let exchanges = exchange_captures("client/escapes");
+    assert!(exchanges.len() >= 20, "expected the escape captures");
     let failures: Vec<String> = exchanges.iter().flat_map(|p| mismatches(p)).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
