@@ -321,10 +321,36 @@ fn create_references(
             .filter(|m| m.kind == "volume" && !m.source.is_empty())
             .map(|m| (ObjectKind::Volume, m.source.clone())),
     );
-    named.extend(host_config.links.iter().map(|link| {
-        let target = link.split_once(':').map_or(link.as_str(), |(name, _)| name);
-        (ObjectKind::Container, container_name(target).to_owned())
-    }));
+    // `Links` entries are `name:alias`, `VolumesFrom` entries `name[:ro|rw]`; the network,
+    // PID and IPC modes `container:NAME` join another container's namespace (profiles that
+    // switch off no-host-namespaces or no-volumes-from still may not reach another user's).
+    let before_colon = |spec: &str| {
+        spec.split_once(':')
+            .map_or(spec, |(name, _)| name)
+            .to_owned()
+    };
+    named.extend(
+        host_config
+            .links
+            .iter()
+            .chain(&host_config.volumes_from)
+            .map(|spec| {
+                (
+                    ObjectKind::Container,
+                    container_name(&before_colon(spec)).to_owned(),
+                )
+            }),
+    );
+    named.extend(
+        [
+            &host_config.network_mode,
+            &host_config.pid_mode,
+            &host_config.ipc_mode,
+        ]
+        .into_iter()
+        .filter_map(|mode| mode.strip_prefix("container:"))
+        .map(|name| (ObjectKind::Container, name.to_owned())),
+    );
     for (kind, reference) in named {
         let lookup = view.lookup(kind, &reference).map_err(|e| {
             denial(

@@ -496,3 +496,28 @@ fn the_built_in_networks_are_everyones() {
             .unwrap_or_else(|d| panic!("{mode}: {}", d.message));
     }
 }
+
+#[test]
+fn a_create_may_not_reach_into_another_users_container_even_where_escapes_allow_it() {
+    let policy = format!(
+        "{}\n[profiles.workstation.escapes]\ndisable = [\"no-volumes-from\", \"no-host-namespaces\"]\n",
+        "default = \"allow\"\nunknown_users = \"workstation\"\n[profiles.workstation.ownership]\nenforce = \"identified\"\n"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let daemon = TlsDaemon::in_process(plugin(&policy, state.path()));
+    daemon.create("alice", "web").unwrap();
+    for host_config in [
+        r#"{"VolumesFrom":["web:ro"]}"#,
+        r#"{"NetworkMode":"container:web"}"#,
+        r#"{"PidMode":"container:web"}"#,
+        r#"{"IpcMode":"container:web"}"#,
+        r#"{"Links":["/web:db"]}"#,
+    ] {
+        let body = format!(r#"{{"Image":"busybox","HostConfig":{host_config}}}"#);
+        let refused = daemon.create_with("bob", "x", &body).map(|_| ());
+        assert_refused(refused, &["container \"web\"", "user \"alice\""]);
+        daemon
+            .create_with("alice", "y", &body)
+            .unwrap_or_else(|d| panic!("{host_config}: {}", d.message));
+    }
+}
