@@ -36,7 +36,7 @@ pub struct Target {
 #[derive(Debug, Clone, Copy)]
 enum Units {
     Measured { until: Instant },
-    Setup { count: u64 },
+    Setup { count: u64, until: Instant },
 }
 
 impl Target {
@@ -62,12 +62,14 @@ impl Target {
         self.run(mix, Units::Measured { until }).await
     }
 
-    /// Runs setup units `0..mix.setup_units()` spread over every connection.
-    pub async fn run_setup(&mut self, mix: &Arc<Mix>) -> Tally {
+    /// Runs setup units `0..mix.setup_units()` spread over every connection, stopping early
+    /// when `limit` has passed.
+    pub async fn run_setup(&mut self, mix: &Arc<Mix>, limit: Duration) -> Tally {
         let count = mix.setup_units();
+        let until = Instant::now() + limit;
         let counter = Arc::new(AtomicU64::new(0));
         let measured = std::mem::replace(&mut self.next_unit, counter);
-        let tally = self.run(mix, Units::Setup { count }).await;
+        let tally = self.run(mix, Units::Setup { count, until }).await;
         self.next_unit = measured;
         tally
     }
@@ -127,8 +129,8 @@ impl Worker {
                     }
                     self.mix.unit(k)
                 }
-                Units::Setup { count } => {
-                    if k >= count {
+                Units::Setup { count, until } => {
+                    if k >= count || Instant::now() >= until {
                         break;
                     }
                     self.mix.setup_unit(k)

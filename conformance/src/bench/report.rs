@@ -64,7 +64,9 @@ pub struct TargetReport {
 /// The unmeasured setup of a mix.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupReport {
-    /// Setup calls made.
+    /// Setup calls the mix asked for.
+    pub planned: u64,
+    /// Setup calls made (fewer than planned when the setup limit stopped it).
     pub calls: u64,
     /// Setup calls that failed or were not allowed.
     pub failed: u64,
@@ -223,8 +225,8 @@ impl BenchReport {
         for target in &targets {
             if let Some(setup) = &target.setup {
                 out.push_str(&format!(
-                    "setup of {}: {} calls in {:.1} s, {} failed or denied\n",
-                    target.socket, setup.calls, setup.elapsed_s, setup.failed
+                    "setup of {}: {} of {} calls in {:.1} s, {} failed or denied\n",
+                    target.socket, setup.calls, setup.planned, setup.elapsed_s, setup.failed
                 ));
             }
             if let Some(reason) = &target.memory_unavailable {
