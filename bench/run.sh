@@ -19,8 +19,9 @@ setup_limit=${BENCH_SETUP_LIMIT:-900}
 format=${BENCH_FORMAT:-text}
 target_dir=${CARGO_TARGET_DIR:-target}
 
-cargo build --release -p authz-protocol --example allow_all
-cargo build --release -p authobot -p conformance --bins
+# One invocation, so cargo unifies features once and does not rebuild the shared
+# dependencies for each package set.
+cargo build --release -p authz-protocol -p authobot -p conformance --bins --examples
 release="$target_dir/release"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/authobot-bench.XXXXXX")
