@@ -1,0 +1,175 @@
+# shellcheck shell=bash
+#: The `local` driver: a throwaway dockerd on this host, the plugin started by us, all undone.
+#
+# Isolation: the daemon runs in its own mount and network namespaces (unshare), so the plugin
+# socket it discovers at /run/docker/plugins/authobot.sock is OUR directory bind-mounted there
+# (no clash with another daemon or plugin on the host), and its docker0/br-* bridges live in a
+# private network namespace. It has its own socket, --data-root, --exec-root, --pidfile and
+# containerd namespaces, --iptables=false, --storage-driver=vfs, and is stopped by its own PID.
+
+E2E_DOCKER_SOCK="$E2E_WORK/docker.sock"
+E2E_DAEMON_PID=""
+E2E_PLUGIN_PID=""
+E2E_PLUGIN_MODE=""            # legacy | managed
+E2E_CONTAINERD_NS="authobot-e2e-$$"
+LOCAL_PLUGIN_SOCK="$E2E_WORK/plugins/authobot.sock"
+LOCAL_POLICY_DIR="$E2E_WORK/policy"
+LOCAL_CREATED_RUN_DIRS=()
+
+local_require() {
+  [ "$(id -u)" = 0 ] || die "the local driver needs root (it starts dockerd)"
+  local tool
+  for tool in dockerd unshare curl script timeout "$E2E_DOCKER_CLI"; do
+    command -v "$tool" >/dev/null || die "the local driver needs $tool"
+  done
+  [ -x "$E2E_BUSYBOX" ] || die "the local driver needs a static busybox at $E2E_BUSYBOX (apt-get install busybox-static)"
+}
+
+# The daemon sees /run/docker/plugins as our own directory; the mount point has to exist on the
+# host, so create it if needed and remember to remove what we created.
+local_prepare_mountpoint() {
+  local d
+  for d in /run/docker /run/docker/plugins; do
+    if [ ! -d "$d" ]; then
+      mkdir "$d"
+      LOCAL_CREATED_RUN_DIRS=("$d" "${LOCAL_CREATED_RUN_DIRS[@]}")
+    fi
+  done
+}
+
+# local_daemon_start [AUTHZ_PLUGIN]: starts dockerd and waits until it answers.
+local_daemon_start() {
+  local authz=${1:-}
+  mkdir -p "$E2E_WORK/data" "$E2E_WORK/x" "$E2E_WORK/plugins" "$E2E_WORK/log"
+  log "starting dockerd${authz:+ with --authorization-plugin=$authz}"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  unshare --mount --net --propagation private -- sh -c '
+      mount --bind "$1" /run/docker/plugins && ip link set lo up 2>/dev/null
+      shift
+      exec "$@"' sh "$E2E_WORK/plugins" \
+    dockerd --host "unix://$E2E_DOCKER_SOCK" --data-root "$E2E_WORK/data" \
+    --exec-root "$E2E_WORK/x" --pidfile "$E2E_WORK/dockerd.pid" \
+    --iptables=false --ip-masq=false --storage-driver=vfs --shutdown-timeout=2 \
+    --containerd-namespace "$E2E_CONTAINERD_NS" \
+    --containerd-plugins-namespace "$E2E_CONTAINERD_NS-plugins" \
+    ${authz:+--authorization-plugin="$authz"} \
+    >>"$E2E_WORK/log/dockerd.log" 2>&1 &
+  E2E_DAEMON_PID=$!
+  local deadline=$((SECONDS + 60))
+  until curl -sf --max-time 2 --unix-socket "$E2E_DOCKER_SOCK" http://docker/_ping >/dev/null 2>&1; do
+    if ! kill -0 "$E2E_DAEMON_PID" 2>/dev/null; then
+      tail -n 20 "$E2E_WORK/log/dockerd.log" >&2
+      die "dockerd exited during start-up"
+    fi
+    [ "$SECONDS" -ge "$deadline" ] && die "dockerd did not answer within 60 s"
+    sleep 0.5
+  done
+  # With a plugin in the chain /_ping passes through it; wait for a plain API call as well.
+  retry_until 30 dk version || log "warning: docker version still fails after start-up"
+}
+
+# Processes left in the daemon's mount namespace (containerd, shims) were started by us; they
+# are found by namespace, not by name, and stopped by PID.
+local_namespace_pids() {
+  local ns=$1 p
+  [ -n "$ns" ] || return 0
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && printf '%s\n' "${p#/proc/}"
+  done
+  return 0
+}
+
+local_daemon_stop() {
+  [ -n "$E2E_DAEMON_PID" ] || return 0
+  local ns
+  ns=$(readlink "/proc/$E2E_DAEMON_PID/ns/mnt" 2>/dev/null || true)
+  log "stopping dockerd (pid $E2E_DAEMON_PID)"
+  kill -TERM "$E2E_DAEMON_PID" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$E2E_DAEMON_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  kill -KILL "$E2E_DAEMON_PID" 2>/dev/null || true
+  wait "$E2E_DAEMON_PID" 2>/dev/null || true
+  local left
+  left=$(local_namespace_pids "$ns")
+  if [ -n "$left" ]; then
+    log "stopping leftovers of that daemon: $(echo "$left" | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null || true
+  fi
+  E2E_DAEMON_PID=""
+}
+
+# Makes FILE the active policy (renamed into place, so the plugin never reads half a file).
+local_install_policy() {
+  mkdir -p "$LOCAL_POLICY_DIR"
+  cp "$1" "$LOCAL_POLICY_DIR/.policy.toml.new"
+  mv -f "$LOCAL_POLICY_DIR/.policy.toml.new" "$LOCAL_POLICY_DIR/policy.toml"
+}
+
+# The legacy install, as authobot.socket + authobot.service would run it: the socket is created
+# first and handed over as LISTEN_FDS (systemd-socket-activate), or, without that tool, the
+# plugin binds it itself.
+local_legacy_start() {
+  rm -f "$LOCAL_PLUGIN_SOCK"
+  local -a cmd=("$E2E_PLUGIN_BIN" serve --policy "$LOCAL_POLICY_DIR/policy.toml")
+  if [ "${E2E_SOCKET_ACTIVATION:-1}" = 1 ] && command -v systemd-socket-activate >/dev/null; then
+    systemd-socket-activate -l "$LOCAL_PLUGIN_SOCK" -- "${cmd[@]}" \
+      >>"$E2E_WORK/log/plugin.log" 2>&1 &
+  else
+    "${cmd[@]}" --socket "$LOCAL_PLUGIN_SOCK" >>"$E2E_WORK/log/plugin.log" 2>&1 &
+  fi
+  E2E_PLUGIN_PID=$!
+  retry_until 30 curl -sf --max-time 5 --unix-socket "$LOCAL_PLUGIN_SOCK" -X POST \
+    http://plugin/Plugin.Activate || die "the plugin did not answer Plugin.Activate on $LOCAL_PLUGIN_SOCK"
+}
+
+local_plugin_stop() {
+  [ -n "$E2E_PLUGIN_PID" ] || return 0
+  kill -KILL "$E2E_PLUGIN_PID" 2>/dev/null || true
+  wait "$E2E_PLUGIN_PID" 2>/dev/null || true
+  E2E_PLUGIN_PID=""
+}
+
+# The managed plugin's process, found through the daemon's own containerd.
+local_managed_pid() {
+  ctr --address "$E2E_WORK/x/containerd/containerd.sock" -n "$E2E_CONTAINERD_NS-plugins" \
+    task ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING" { print $2; exit }'
+}
+
+# docker plugin create + set + enable on a daemon without authorization; the policy comes from
+# a host directory through the plugin's settable `policy` mount.
+local_managed_install() {
+  local dir=$1
+  dk plugin create authobot "$dir" >/dev/null || die "docker plugin create failed"
+  dk plugin set authobot policy.source="$LOCAL_POLICY_DIR" \
+    args="--policy /etc/authobot/policy.toml" || die "docker plugin set failed"
+  dk plugin enable authobot >/dev/null || die "docker plugin enable failed"
+}
+
+# ---- the driver interface the scenarios call --------------------------------------------------
+
+# plugin_use_policy FILE: make FILE the policy and tell the running plugin (SIGHUP).
+plugin_use_policy() {
+  local_install_policy "$1"
+  local pid=$E2E_PLUGIN_PID
+  [ "$E2E_PLUGIN_MODE" = managed ] && pid=$(local_managed_pid)
+  [ -n "$pid" ] || die "no plugin process to send SIGHUP to"
+  kill -HUP "$pid"
+}
+
+plugin_kill() { local_plugin_stop; }
+plugin_restart() { local_legacy_start; }
+# The daemon's PID and start time, read from its pidfile: changes if it was restarted.
+daemon_id() {
+  local pid
+  pid=$(cat "$E2E_WORK/dockerd.pid" 2>/dev/null) || return 0
+  printf '%s-%s' "$pid" "$(cut -d ' ' -f 22 "/proc/$pid/stat" 2>/dev/null)"
+}
+
+local_teardown() {
+  local_plugin_stop
+  local_daemon_stop
+  local d
+  for d in "${LOCAL_CREATED_RUN_DIRS[@]}"; do rmdir "$d" 2>/dev/null || true; done
+  LOCAL_CREATED_RUN_DIRS=()
+}
