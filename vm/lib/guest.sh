@@ -4,7 +4,6 @@
 #: packaging/install-legacy.sh (authobot.socket + authobot.service, daemon.json).
 
 E2E_DOCKER_SOCK=/var/run/docker.sock
-E2E_PLUGIN_MODE=legacy
 GUEST_POLICY=/etc/authobot/policy.toml
 GUEST_SAVED_POLICY=""
 
@@ -43,6 +42,7 @@ guest_teardown() {
   systemctl start authobot.socket 2>/dev/null || true
   # Leave the VM as provisioned: remove what the scenarios made.
   local ids
+  # shellcheck disable=SC2086 # one argument per container id
   ids=$(dk ps -aq 2>/dev/null) && [ -n "$ids" ] && dk rm -f $ids >/dev/null 2>&1
   dk volume rm wfvol >/dev/null 2>&1
   dk network rm wfnet >/dev/null 2>&1

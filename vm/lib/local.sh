@@ -111,6 +111,7 @@ local_install_policy() {
 # plugin binds it itself.
 local_legacy_start() {
   rm -f "$LOCAL_PLUGIN_SOCK"
+  # shellcheck disable=SC2153 # set by e2e.sh
   local -a cmd=("$E2E_PLUGIN_BIN" serve --policy "$LOCAL_POLICY_DIR/policy.toml")
   if [ "${E2E_SOCKET_ACTIVATION:-1}" = 1 ] && command -v systemd-socket-activate >/dev/null; then
     systemd-socket-activate -l "$LOCAL_PLUGIN_SOCK" -- "${cmd[@]}" \
