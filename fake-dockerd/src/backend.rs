@@ -259,21 +259,24 @@ impl MemoryEngine {
     }
 
     fn ping(&self, method: &str) -> Reply {
+        let mut headers = vec![
+            (
+                "Cache-Control".into(),
+                "no-cache, no-store, must-revalidate".into(),
+            ),
+            ("Pragma".into(), "no-cache".into()),
+            ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+        ];
         let body = if method == "HEAD" {
+            // dockerd's ping handler sets the length itself on HEAD, so AuthZRes shows it.
+            headers.push(("Content-Length".into(), "0".into()));
             Vec::new()
         } else {
             b"OK".to_vec()
         };
         Reply::Buffered(Answer {
             status: 200,
-            headers: vec![
-                (
-                    "Cache-Control".into(),
-                    "no-cache, no-store, must-revalidate".into(),
-                ),
-                ("Pragma".into(), "no-cache".into()),
-                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-            ],
+            headers,
             body,
         })
     }

@@ -1,1 +1,403 @@
 //! The daemon side of the protocol: a pooled plugin client over a unix socket.
+//!
+//! It speaks to a plugin the way dockerd 20.10's `pkg/plugins` client does, so that harnesses
+//! (fake-dockerd, conformance) see what a real daemon would: every call is a `POST` with
+//! `Accept: application/vnd.docker.plugins.v1.2+json` and no `Content-Type`, the body is the
+//! JSON object followed by a newline (Go's `json.Encoder`), Activate has an empty body,
+//! connections are kept alive and reused, and there is no timeout unless one is asked for.
+//! Replies are judged as dockerd judges them (see [`PluginAnswer::reply`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::UnixConnector;
+use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+use crate::wire::{
+    ActivateManifest, AuthzReply, AuthzRequest, Phase, ACTIVATE_PATH, PLUGIN_ACCEPT,
+};
+
+/// The `User-Agent` Go's HTTP client sends, which is what plugins see from dockerd.
+const GO_USER_AGENT: &str = "Go-http-client/1.1";
+
+/// Why a plugin call did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket path cannot be put in a request URI.
+    #[error("socket path {path:?} is not usable: {reason}")]
+    SocketPath {
+        /// The path given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Connecting, sending or receiving failed.
+    #[error("plugin call {call} failed: {source}")]
+    Transport {
+        /// The call path (`/AuthZPlugin.AuthZReq`).
+        call: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The per-call timeout ran out before the plugin answered.
+    #[error("plugin call {call} timed out after {timeout:?}")]
+    Timeout {
+        /// The call path.
+        call: String,
+        /// The timeout that ran out.
+        timeout: Duration,
+    },
+    /// The request object could not be encoded.
+    #[error("cannot encode the request: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// Activate was answered, but not the way dockerd accepts.
+    #[error("activation refused: {0}")]
+    Activate(ReplyError),
+}
+
+/// Why dockerd would not take a plugin's reply as a verdict; each one fails the API call
+/// with HTTP 500 (`plugin NAME failed with error: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// A status other than 200; dockerd reports the reply's `Err`, or else the raw body.
+    #[error("{method}: {message}")]
+    Status {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The call name (`AuthZPlugin.AuthZReq`), as dockerd prefixes it.
+        method: String,
+        /// `Err` from the body, or the body itself.
+        message: String,
+    },
+    /// A 200 whose body Go's JSON decoder refuses.
+    #[error("cannot decode the reply: {0}")]
+    Decode(String),
+}
+
+/// What a plugin answered to one call, raw and as dockerd reads it.
+#[derive(Debug, Clone)]
+pub struct PluginAnswer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body exactly as received.
+    pub body: Bytes,
+    /// The verdict dockerd takes from it: on 200 the first JSON value decoded with Go's rules
+    /// (a missing `Allow` is a deny, trailing bytes are never read, `Err` is ignored); any
+    /// other status is an error carrying `Err` or the raw body.
+    pub reply: Result<AuthzReply, ReplyError>,
+}
+
+/// A client for one plugin socket; cheap to clone, connections are pooled and kept alive.
+#[derive(Debug, Clone)]
+pub struct PluginClient {
+    socket: PathBuf,
+    client: Client<UnixConnector, Full<Bytes>>,
+    timeout: Option<Duration>,
+}
+
+/// Builds a [`PluginClient`] with options.
+#[derive(Debug, Clone)]
+pub struct PluginClientBuilder {
+    socket: PathBuf,
+    timeout: Option<Duration>,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl PluginClientBuilder {
+    /// Gives every call (connect, send, whole reply) at most `timeout`; dockerd has none.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Closes kept-alive connections idle for longer than `idle` (Go's default is 90 s).
+    pub fn pool_idle_timeout(mut self, idle: Duration) -> Self {
+        self.pool_idle_timeout = Some(idle);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> PluginClient {
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(self.pool_idle_timeout.unwrap_or(Duration::from_secs(90)));
+        PluginClient {
+            socket: self.socket,
+            client: builder.build(UnixConnector),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl PluginClient {
+    /// A client for the plugin listening on `socket_path`, with dockerd's defaults.
+    pub fn new(socket_path: impl AsRef<Path>) -> Self {
+        Self::builder(socket_path).build()
+    }
+
+    /// A builder for a client with options.
+    pub fn builder(socket_path: impl AsRef<Path>) -> PluginClientBuilder {
+        PluginClientBuilder {
+            socket: socket_path.as_ref().to_owned(),
+            timeout: None,
+            pool_idle_timeout: None,
+        }
+    }
+
+    /// The socket this client calls.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
+    }
+
+    /// `POST /Plugin.Activate` with an empty body; the manifest if dockerd would accept the
+    /// answer (200 and a JSON object). Whether it lists `authz` is for the caller to check
+    /// ([`ActivateManifest::implements_authz`]).
+    pub async fn activate(&self) -> Result<ActivateManifest, ClientError> {
+        let (status, body) = self.post_raw(ACTIVATE_PATH, Bytes::new()).await?;
+        if status != StatusCode::OK {
+            let error = status_error(status, &ACTIVATE_PATH[1..], &body);
+            return Err(ClientError::Activate(error));
+        }
+        go_manifest(&body).map_err(ClientError::Activate)
+    }
+
+    /// Sends `request` as the call for `phase` and returns the answer, judged as dockerd
+    /// would judge it.
+    pub async fn call(
+        &self,
+        phase: Phase,
+        request: &AuthzRequest,
+    ) -> Result<PluginAnswer, ClientError> {
+        let mut body = serde_json::to_vec(request)?;
+        // Go's json.Encoder ends every value with a newline.
+        body.push(b'\n');
+        let (status, body) = self.post_raw(phase.path(), Bytes::from(body)).await?;
+        let reply = judge_reply(status, phase.method_name(), &body);
+        Ok(PluginAnswer {
+            status,
+            body,
+            reply,
+        })
+    }
+
+    /// Posts `body` to `path` exactly as given, with dockerd's headers; for harnesses that
+    /// send what a daemon never would.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let exchange = self.exchange(path, body.into());
+        match self.timeout {
+            None => exchange.await,
+            Some(timeout) => tokio::time::timeout(timeout, exchange)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Timeout {
+                        call: path.to_owned(),
+                        timeout,
+                    })
+                }),
+        }
+    }
+
+    async fn exchange(&self, path: &str, body: Bytes) -> Result<(StatusCode, Bytes), ClientError> {
+        let transport = |source: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
+            call: path.to_owned(),
+            source,
+        };
+        let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path).into();
+        if uri.path() != path {
+            return Err(ClientError::SocketPath {
+                path: self.socket.clone(),
+                reason: format!("call path {path:?} does not survive as a URI"),
+            });
+        }
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::USER_AGENT, GO_USER_AGENT)
+            .header(header::ACCEPT, PLUGIN_ACCEPT)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Full::new(body))
+            .map_err(|e| transport(e.into()))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| transport(e.into()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.into()))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// dockerd's reading of a reply: `callWithRetry` for the status, then `json.Decoder`.
+fn judge_reply(status: StatusCode, method: &str, body: &[u8]) -> Result<AuthzReply, ReplyError> {
+    if status != StatusCode::OK {
+        return Err(status_error(status, method, body));
+    }
+    crate::body::decode::<AuthzReply>(body).map_err(|e| ReplyError::Decode(e.to_string()))
+}
+
+/// The error dockerd builds from a non-200 reply: `Err` of `json.Unmarshal` into
+/// `struct{ Err string }` when that succeeds with a non-empty `Err`, else the raw body.
+fn status_error(status: StatusCode, method: &str, body: &[u8]) -> ReplyError {
+    let message = go_err_field(body)
+        .filter(|err| !err.is_empty())
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    ReplyError::Status {
+        status,
+        method: method.to_owned(),
+        message,
+    }
+}
+
+/// The manifest as Go's `json.Decoder.Decode` fills `plugins.Manifest`: only the first JSON
+/// value is read, `Implements` matches case-insensitively with Unicode simple folding (so
+/// `implementſ` counts), the last one wins, `null` keeps or clears as Go does.
+fn go_manifest(body: &[u8]) -> Result<ActivateManifest, ReplyError> {
+    struct Manifest;
+
+    impl<'de> Visitor<'de> for Manifest {
+        type Value = ActivateManifest;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ActivateManifest, A::Error> {
+            let mut manifest = ActivateManifest::default();
+            while let Some(key) = map.next_key::<String>()? {
+                if go_fold_equal(&key, "implements") {
+                    // `null` makes the slice nil; a null element is the zero string.
+                    let list = map.next_value::<Option<Vec<Option<String>>>>()?;
+                    manifest.implements = list
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Option::unwrap_or_default)
+                        .collect();
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(manifest)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<ActivateManifest, E> {
+            Ok(ActivateManifest::default())
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    (&mut deserializer)
+        .deserialize_any(Manifest)
+        .map_err(|e| ReplyError::Decode(e.to_string()))
+}
+
+/// Whether a JSON key matches a lower-case ASCII field name under Go's simple folding, where
+/// `ſ` (U+017F) folds to `s` and the Kelvin sign (U+212A) to `k`.
+fn go_fold_equal(key: &str, field: &str) -> bool {
+    let folded = key.chars().map(|c| match c {
+        '\u{17F}' => 's',
+        '\u{212A}' => 'k',
+        c => c.to_ascii_lowercase(),
+    });
+    folded.eq(field.chars())
+}
+
+/// `Err` as Go's `json.Unmarshal` fills `struct{ Err string }`: keys match case-insensitively
+/// (no letter of `err` has a non-ASCII fold), the last one wins, `null` leaves it, any other
+/// non-string value or a body that is not one JSON object fails the whole decode.
+fn go_err_field(body: &[u8]) -> Option<String> {
+    struct ErrField;
+
+    impl<'de> Visitor<'de> for ErrField {
+        type Value = String;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+            let mut err = String::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key.eq_ignore_ascii_case("err") {
+                    if let Some(value) = map.next_value::<Option<String>>()? {
+                        err = value;
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(err)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+            // `null` decodes into a struct as a no-op.
+            Ok(String::new())
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let err = (&mut deserializer).deserialize_any(ErrField).ok()?;
+    deserializer.end().ok()?;
+    Some(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_error_prefers_err_over_the_body() {
+        let error = status_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "AuthZPlugin.AuthZReq",
+            br#"{"eRR":"boom"}"#,
+        );
+        assert_eq!(error.to_string(), "AuthZPlugin.AuthZReq: boom");
+    }
+
+    #[test]
+    fn status_error_falls_back_to_the_raw_body() {
+        for body in [
+            &br#"{"Err":""}"#[..],
+            b"not json",
+            br#"{"Err":5}"#,
+            br#"{"Err":"x"} tail"#,
+        ] {
+            let error = status_error(StatusCode::BAD_REQUEST, "AuthZPlugin.AuthZReq", body);
+            let text = String::from_utf8_lossy(body);
+            assert_eq!(error.to_string(), format!("AuthZPlugin.AuthZReq: {text}"));
+        }
+    }
+
+    #[test]
+    fn status_error_takes_the_last_err_and_ignores_null() {
+        let body = br#"{"Err":"first","err":"second","ERR":null}"#;
+        let error = status_error(StatusCode::FORBIDDEN, "AuthZPlugin.AuthZRes", body);
+        assert_eq!(error.to_string(), "AuthZPlugin.AuthZRes: second");
+    }
+
+    #[test]
+    fn manifest_keys_fold_like_go() {
+        let manifest = go_manifest(br#"{"implement\u017f":["authz"]} trailing"#).unwrap();
+        assert!(manifest.implements_authz());
+    }
+
+    #[test]
+    fn null_manifest_is_empty() {
+        assert_eq!(go_manifest(b"null").unwrap(), ActivateManifest::default());
+    }
+}

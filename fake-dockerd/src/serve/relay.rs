@@ -1,0 +1,460 @@
+//! Routing a call, answering it, and showing the answer to the response phase in the form
+//! dockerd's authz middleware sees it.
+//!
+//! dockerd's middleware buffers up to 64 KiB of what a handler writes. A handler that
+//! flushes (logs, events, pull progress), writes more than that, or hijacks the connection
+//! has sent its answer before AuthZRes is asked, so that answer is relayed as it comes and
+//! the response phase runs after it ended; a buffered answer is held until the response
+//! phase allowed it. Which handlers flush is read from moby v20.10.24 `api/server/router`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use protocol::route::Route;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{denial_response, header_lines, json_error, whole, AnswerBody, Engine, Service};
+use crate::backend::Reply;
+use crate::upstream::{ChannelBody, Outgoing, Upstream};
+use crate::{ClientRequest, ClientResponse, Profile, Refusal, ResponseKind};
+
+/// Route templates whose dockerd handler flushes while writing, so the response phase never
+/// sees their answer: log streams, stats, wait, events, and every progress stream.
+const FLUSHING_ROUTES: &[&str] = &[
+    "/containers/{name}/logs",
+    "/containers/{name}/stats",
+    "/containers/{name}/wait",
+    "/services/{id}/logs",
+    "/tasks/{id}/logs",
+    "/events",
+    "/build",
+    "/images/create",
+    "/images/{name}/push",
+    "/images/load",
+    "/images/get",
+    "/images/{name}/get",
+    "/plugins/pull",
+    "/plugins/{name}/push",
+    "/plugins/{name}/upgrade",
+];
+
+/// Route templates whose dockerd handler hijacks the connection.
+const HIJACKING_ROUTES: &[&str] = &["/containers/{name}/attach", "/exec/{name}/start"];
+
+/// Resolves the call to a dockerd route, or says how the profile's router answers it
+/// before any middleware runs (301 to the clean path, 404 for an unknown route).
+pub(super) fn route(profile: &Profile, call: &ClientRequest) -> Result<Route, Refusal> {
+    profile.route(call)?;
+    protocol::route::parse(&call.method, &call.target).map_err(|err| Refusal {
+        status: 400,
+        message: err.to_string(),
+        location: None,
+    })
+}
+
+/// The router's own answer: a bare redirect, or dockerd's JSON error.
+pub(super) fn refusal_response(refusal: &Refusal) -> Response<AnswerBody> {
+    match &refusal.location {
+        Some(location) => {
+            let mut response = Response::new(whole(Bytes::new()));
+            *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            if let Ok(value) = HeaderValue::from_str(location) {
+                response.headers_mut().insert(http::header::LOCATION, value);
+            }
+            response
+        }
+        None => json_error(refusal.status, &refusal.message),
+    }
+}
+
+/// Answers an allowed call from the configured engine.
+pub(super) async fn dispatch(
+    service: &Arc<Service>,
+    route: Option<Route>,
+    parts: http::request::Parts,
+    body: Bytes,
+    call: ClientRequest,
+    upgrade: Option<OnUpgrade>,
+) -> Response<AnswerBody> {
+    match &service.engine {
+        Engine::Memory(engine) => match route {
+            Some(route) => {
+                let reply = engine.handle(&route, &body);
+                from_memory(service, reply, call, upgrade).await
+            }
+            None => json_error(404, "page not found"),
+        },
+        Engine::Upstream(upstream) => {
+            let template = route.map_or("", |route| route.template);
+            forward(service, upstream, template, &parts, body, call, upgrade).await
+        }
+    }
+}
+
+async fn from_memory(
+    service: &Arc<Service>,
+    reply: Reply,
+    call: ClientRequest,
+    upgrade: Option<OnUpgrade>,
+) -> Response<AnswerBody> {
+    let identity = service.identity_headers.clone();
+    match reply {
+        Reply::Buffered(answer) => {
+            let headers = [identity, answer.headers].concat();
+            let seen = ClientResponse {
+                status: answer.status,
+                headers,
+                body: answer.body,
+                kind: ResponseKind::Buffered,
+            };
+            finish_buffered(service, call, seen).await
+        }
+        Reply::Streamed(answer) => {
+            let headers = [identity, answer.headers].concat();
+            relay_stream(
+                service,
+                call,
+                answer.status,
+                headers,
+                Bytes::from(answer.body),
+                None,
+                ResponseKind::Streamed,
+            )
+        }
+        Reply::Failed { status, message } => {
+            let seen = ClientResponse {
+                status,
+                headers: [
+                    identity,
+                    vec![("Content-Type".into(), "application/json".into())],
+                ]
+                .concat(),
+                body: (serde_json::json!({ "message": message }).to_string() + "\n").into_bytes(),
+                kind: ResponseKind::HandlerError,
+            };
+            // The router writes a handler's error after the response phase, whatever it says.
+            let _ = service.authorize_response(&call, &seen).await;
+            service.record(&call, &seen);
+            build(seen.status, &seen.headers, whole(seen.body))
+        }
+        Reply::Hijacked(output) => {
+            let headers = [
+                identity,
+                vec![(
+                    "Content-Type".into(),
+                    "application/vnd.docker.raw-stream".into(),
+                )],
+            ]
+            .concat();
+            match upgrade {
+                Some(upgrade) => hijack_with_output(service, call, headers, upgrade, output),
+                None => relay_stream(
+                    service,
+                    call,
+                    200,
+                    headers,
+                    Bytes::from(output),
+                    None,
+                    ResponseKind::Hijacked,
+                ),
+            }
+        }
+    }
+}
+
+/// Runs the response phase on a whole answer and sends it, or the denial instead.
+async fn finish_buffered(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    seen: ClientResponse,
+) -> Response<AnswerBody> {
+    let verdict = service.authorize_response(&call, &seen).await;
+    service.record(&call, &seen);
+    match verdict {
+        Ok(()) => build(seen.status, &seen.headers, whole(seen.body)),
+        Err(denial) => denial_response(&denial),
+    }
+}
+
+/// Switches the client's connection to a raw stream, writes `output` and closes it; the
+/// response phase runs once the stream ended, and its verdict changes nothing.
+fn hijack_with_output(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    mut headers: Vec<(String, String)>,
+    upgrade: OnUpgrade,
+    output: Vec<u8>,
+) -> Response<AnswerBody> {
+    headers.push(("Connection".into(), "Upgrade".into()));
+    headers.push(("Upgrade".into(), "tcp".into()));
+    let service = Arc::clone(service);
+    let seen_headers = headers.clone();
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let mut stream = TokioIo::new(upgraded);
+                if let Err(err) = stream.write_all(&output).await {
+                    tracing::debug!("hijacked stream closed early: {err}");
+                }
+                let _ = stream.shutdown().await;
+            }
+            Err(err) => tracing::warn!("client upgrade failed: {err}"),
+        }
+        let seen = ClientResponse {
+            status: 101,
+            headers: seen_headers,
+            body: output,
+            kind: ResponseKind::Hijacked,
+        };
+        let _ = service.authorize_response(&call, &seen).await;
+        service.record(&call, &seen);
+    });
+    build(101, &headers, whole(Bytes::new()))
+}
+
+/// Relays an answer chunk by chunk as it is produced, then runs the response phase; a deny
+/// arrives too late to stop anything and is written after the stream, as dockerd does.
+fn relay_stream(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    status: u16,
+    headers: Vec<(String, String)>,
+    first: Bytes,
+    rest: Option<Incoming>,
+    kind: ResponseKind,
+) -> Response<AnswerBody> {
+    let (sender, body) = ChannelBody::channel(16);
+    let service = Arc::clone(service);
+    let seen_headers = headers.clone();
+    tokio::spawn(async move {
+        let keep_all = service.tap.is_some();
+        let mut seen = first.to_vec();
+        let mut client_gone = !first.is_empty() && sender.send(first).await.is_err();
+        if let Some(mut rest) = rest {
+            while !client_gone {
+                match rest.frame().await {
+                    Some(Ok(frame)) => {
+                        let Ok(data) = frame.into_data() else {
+                            continue;
+                        };
+                        if keep_all {
+                            seen.extend_from_slice(&data);
+                        }
+                        client_gone = sender.send(data).await.is_err();
+                    }
+                    Some(Err(err)) => {
+                        tracing::debug!("upstream stream broke: {err}");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        let seen = ClientResponse {
+            status,
+            headers: seen_headers,
+            body: seen,
+            kind,
+        };
+        if let Err(denial) = service.authorize_response(&call, &seen).await {
+            let _ = sender.send(super::late_denial_bytes(&denial)).await;
+        }
+        service.record(&call, &seen);
+    });
+    build(status, &headers, body.boxed())
+}
+
+/// Forwards an allowed call to the real daemon and relays its answer.
+async fn forward(
+    service: &Arc<Service>,
+    upstream: &Upstream,
+    template: &str,
+    parts: &http::request::Parts,
+    body: Bytes,
+    call: ClientRequest,
+    upgrade: Option<OnUpgrade>,
+) -> Response<AnswerBody> {
+    let outgoing = Outgoing {
+        method: &parts.method,
+        target: &call.target,
+        headers: &parts.headers,
+        body,
+        chunked: call.chunked,
+    };
+    let mut response = match upstream.send(outgoing).await {
+        Ok(response) => response,
+        Err(err) => return json_error(502, &format!("fake-dockerd: {err}")),
+    };
+    let status = response.status().as_u16();
+    let visible = header_lines(response.headers());
+    if status == 101 {
+        let daemon = hyper::upgrade::on(&mut response);
+        return match upgrade {
+            Some(client) => splice(service, call, visible, client, daemon),
+            None => json_error(
+                502,
+                "fake-dockerd: the daemon upgraded a call the client did not ask to upgrade",
+            ),
+        };
+    }
+    let body = response.into_body();
+    if status >= 400 {
+        let bytes = match body.collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
+            Err(err) => {
+                return json_error(502, &format!("fake-dockerd: upstream answer broke: {err}"))
+            }
+        };
+        let seen = ClientResponse {
+            status,
+            headers: visible,
+            body: bytes,
+            kind: ResponseKind::HandlerError,
+        };
+        let _ = service.authorize_response(&call, &seen).await;
+        service.record(&call, &seen);
+        return build(seen.status, &seen.headers, whole(seen.body));
+    }
+    if HIJACKING_ROUTES.contains(&template) {
+        return relay_stream(
+            service,
+            call,
+            status,
+            visible,
+            Bytes::new(),
+            Some(body),
+            ResponseKind::Hijacked,
+        );
+    }
+    if FLUSHING_ROUTES.contains(&template) {
+        return relay_stream(
+            service,
+            call,
+            status,
+            visible,
+            Bytes::new(),
+            Some(body),
+            ResponseKind::Streamed,
+        );
+    }
+    let mut body = body;
+    let mut seen = Vec::new();
+    loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    seen.extend_from_slice(&data);
+                    if seen.len() > service.profile.response_buffer {
+                        return relay_stream(
+                            service,
+                            call,
+                            status,
+                            visible,
+                            Bytes::from(seen),
+                            Some(body),
+                            ResponseKind::Streamed,
+                        );
+                    }
+                }
+            }
+            Some(Err(err)) => {
+                return json_error(502, &format!("fake-dockerd: upstream answer broke: {err}"))
+            }
+            None => break,
+        }
+    }
+    let seen = ClientResponse {
+        status,
+        headers: visible,
+        body: seen,
+        kind: ResponseKind::Buffered,
+    };
+    finish_buffered(service, call, seen).await
+}
+
+/// Joins the client's upgraded connection to the daemon's: bytes flow both ways until the
+/// daemon ends its output; then the response phase runs (its verdict changes nothing).
+fn splice(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    headers: Vec<(String, String)>,
+    client: OnUpgrade,
+    daemon: OnUpgrade,
+) -> Response<AnswerBody> {
+    let service = Arc::clone(service);
+    let seen_headers = headers.clone();
+    tokio::spawn(async move {
+        let (client, daemon) = match tokio::join!(client, daemon) {
+            (Ok(client), Ok(daemon)) => (TokioIo::new(client), TokioIo::new(daemon)),
+            (client, daemon) => {
+                tracing::warn!(
+                    "upgrade failed: client {:?}, daemon {:?}",
+                    client.err(),
+                    daemon.err()
+                );
+                return;
+            }
+        };
+        let (mut client_read, mut client_write) = tokio::io::split(client);
+        let (mut daemon_read, mut daemon_write) = tokio::io::split(daemon);
+        // Client input goes on until the client half-closes or leaves.
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut client_read, &mut daemon_write).await;
+            let _ = daemon_write.shutdown().await;
+        });
+        let keep_all = service.tap.is_some();
+        let mut output = Vec::new();
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            match daemon_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if keep_all {
+                        output.extend_from_slice(&buffer[..n]);
+                    }
+                    if client_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = client_write.shutdown().await;
+        let seen = ClientResponse {
+            status: 101,
+            headers: seen_headers,
+            body: output,
+            kind: ResponseKind::Hijacked,
+        };
+        let _ = service.authorize_response(&call, &seen).await;
+        service.record(&call, &seen);
+    });
+    build(101, &headers, whole(Bytes::new()))
+}
+
+/// An answer with the given status and headers; framing headers are left to hyper.
+fn build(status: u16, headers: &[(String, String)], body: AnswerBody) -> Response<AnswerBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let map: &mut HeaderMap = response.headers_mut();
+    for (name, value) in headers {
+        // hyper frames the body itself; only an upgrade keeps its `Connection` header.
+        let framing = name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || (status != 101 && name.eq_ignore_ascii_case("connection"));
+        if framing {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    response
+}

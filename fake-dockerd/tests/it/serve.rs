@@ -1,0 +1,266 @@
+//! `fake-dockerd serve` without an upstream: the real docker CLI against the in-memory
+//! engine, with an authz plugin in the chain.
+
+use protocol::Phase;
+
+use crate::serve_harness::{docker_cli_available, ok_stdout, Deny, FakeDockerd, RunningPlugin};
+
+/// A plugin directory with plugin `allow` (allows everything) and fake-dockerd serving
+/// through it.
+fn serve_with(deny: Option<Deny>) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = RunningPlugin::start(dir.path(), "testauthz", deny);
+    let socket = dir.path().join("docker.sock");
+    let fake = FakeDockerd::start(
+        &socket,
+        &[
+            "serve",
+            "--listen",
+            socket.to_str().unwrap(),
+            "--authorization-plugin",
+            "testauthz",
+            "--plugin-dir",
+            dir.path().to_str().unwrap(),
+            "--profile",
+            "moby-20.10",
+        ],
+    );
+    (dir, plugin, fake)
+}
+
+#[test]
+fn docker_version_shows_the_profiles_engine_and_api_version() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, plugin, fake) = serve_with(None);
+    let out = ok_stdout(
+        &fake.docker(&[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.APIVersion}}",
+        ]),
+        "docker version",
+    );
+    assert_eq!(out.trim(), "20.10.24+dfsg1 1.41");
+    assert!(plugin
+        .uris(Phase::Request)
+        .iter()
+        .any(|u| u.ends_with("/version")));
+}
+
+#[test]
+fn docker_run_d_prints_the_id_and_docker_ps_lists_the_container() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    let id = ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "web", "busybox", "sleep", "100"]),
+        "docker run -d",
+    );
+    assert_eq!(id.trim().len(), 64, "{id:?}");
+    let ps = ok_stdout(
+        &fake.docker(&["ps", "--format", "{{.ID}} {{.Names}} {{.Command}}"]),
+        "docker ps",
+    );
+    assert_eq!(ps.trim(), format!("{} web \"sleep 100\"", &id.trim()[..12]));
+}
+
+#[test]
+fn docker_exec_prints_the_simulated_output_over_the_hijacked_stream() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
+        "run",
+    );
+    let out = ok_stdout(
+        &fake.docker(&["exec", "box", "echo", "hello", "exec"]),
+        "docker exec",
+    );
+    assert_eq!(out, "hello exec\n");
+    // The hijacked exec start still gets its response phase once the stream ended.
+    let responses = plugin.uris(Phase::Response);
+    assert!(
+        responses
+            .iter()
+            .any(|u| u.contains("/exec/") && u.ends_with("/start")),
+        "{responses:?}"
+    );
+}
+
+#[test]
+fn docker_exec_reports_the_simulated_exit_code() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
+        "run",
+    );
+    let failed = fake.docker(&["exec", "box", "false"]);
+    assert_eq!(failed.status.code(), Some(1));
+}
+
+#[test]
+fn docker_logs_shows_what_the_container_printed() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&[
+            "run", "-d", "--name", "hello", "busybox", "echo", "hi there",
+        ]),
+        "run",
+    );
+    let out = fake.docker(&["logs", "hello"]);
+    assert_eq!(ok_stdout(&out, "docker logs"), "hi there\n");
+}
+
+#[test]
+fn docker_stop_then_rm_removes_the_container() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
+        "run",
+    );
+    assert_eq!(
+        ok_stdout(&fake.docker(&["stop", "box"]), "docker stop").trim(),
+        "box"
+    );
+    assert_eq!(
+        ok_stdout(&fake.docker(&["rm", "box"]), "docker rm").trim(),
+        "box"
+    );
+    let ps = ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a");
+    assert_eq!(ps.trim(), "");
+}
+
+#[test]
+fn docker_rm_f_removes_a_running_container() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
+        "run",
+    );
+    assert_eq!(
+        ok_stdout(&fake.docker(&["rm", "-f", "box"]), "docker rm -f").trim(),
+        "box"
+    );
+    assert_eq!(
+        ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a").trim(),
+        ""
+    );
+}
+
+#[test]
+fn a_denying_plugin_reaches_the_cli_as_authorization_denied_by_plugin_name() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, plugin, fake) =
+        serve_with(Deny::request("/containers/create", "no containers for you"));
+    let out = fake.docker(&["run", "-d", "busybox", "sleep", "1"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("authorization denied by plugin testauthz: no containers for you"),
+        "{stderr}"
+    );
+    // A request-phase deny means no plugin is asked about the response.
+    assert!(!plugin
+        .uris(Phase::Response)
+        .iter()
+        .any(|u| u.contains("/containers/create")));
+}
+
+#[test]
+fn the_plugin_sees_every_call_of_docker_run_d_in_both_phases() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, plugin, fake) = serve_with(None);
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "seen", "busybox", "sleep", "1"]),
+        "run",
+    );
+    let requests = plugin.uris(Phase::Request);
+    let create = requests
+        .iter()
+        .position(|u| u.contains("/containers/create?name=seen"))
+        .expect("create reached the plugin");
+    let start = requests
+        .iter()
+        .position(|u| u.ends_with("/containers/seen/start") || u.contains("/start"))
+        .expect("start reached the plugin");
+    assert!(create < start, "{requests:?}");
+    let calls = plugin.calls.lock().unwrap();
+    let create_response = calls
+        .iter()
+        .find(|(phase, r)| {
+            *phase == Phase::Response && r.request_uri.contains("/containers/create")
+        })
+        .map(|(_, r)| r.clone())
+        .expect("create got a response phase");
+    assert_eq!(create_response.response_status_code, 201);
+    assert!(String::from_utf8_lossy(&create_response.response_body).contains("\"Id\""));
+}
+
+#[test]
+fn an_unknown_route_is_answered_404_without_asking_the_plugin() {
+    use std::io::{Read, Write};
+    let (_dir, plugin, fake) = serve_with(None);
+    let mut stream = std::os::unix::net::UnixStream::connect(&fake.socket).unwrap();
+    stream
+        .write_all(b"GET /v1.41/no/such/route HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer.ends_with("{\"message\":\"page not found\"}\n"),
+        "{answer}"
+    );
+    assert!(plugin.uris(Phase::Request).is_empty());
+}
+
+#[test]
+fn a_response_phase_deny_replaces_a_buffered_answer_with_the_denial() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(Deny::response("/containers/json", "listing hidden"));
+    let out = fake.docker(&["ps"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("authorization denied by plugin testauthz: listing hidden"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_response_phase_deny_after_a_hijacked_exec_changes_nothing() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(Deny::response("/start", "too late"));
+    // The deny on the container start replaces its buffered 204 with the denial ...
+    let run = fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("too late"));
+    // ... but the container started anyway (side effects stay), and the exec stream,
+    // hijacked before AuthZRes, reaches the client whole.
+    let out = fake.docker(&["exec", "box", "echo", "still", "here"]);
+    assert_eq!(ok_stdout(&out, "docker exec"), "still here\n");
+}
