@@ -108,7 +108,6 @@ run_local() {
   run_scenario escapes-api
   run_scenario host-access
   run_scenario testcontainers
-  run_scenario fidelity
   run_scenario resilience
   local_daemon_stop
   local_plugin_stop
@@ -124,6 +123,9 @@ run_local() {
     run_scenario managed
     local_daemon_stop
   fi
+
+  # 3. fake-dockerd against a real dockerd (records with a daemon of its own).
+  run_scenario fidelity
 }
 
 # The check outputs and daemon/plugin logs outlive the run in target/e2e-logs; the rest goes.

@@ -37,16 +37,17 @@ dk() { "$E2E_DOCKER_CLI" "$@"; }
 
 out_file() { printf '%s/out/%s.out' "$E2E_WORK" "$1"; }
 
-# run_capture NAME CMD...: runs CMD with a 120 s guard (a hung plugin hangs the CLI), output to
-# the check's file; returns rc. CMD may be one of our functions: they are exported (e2e.sh).
+# run_capture NAME CMD...: runs CMD under a guard of E2E_TIMEOUT (120) seconds (a hung plugin
+# hangs the CLI), output to the check's file; returns rc. CMD may be one of our functions
+# (e2e.sh exports them).
 run_capture() {
   local name=$1
   shift
   mkdir -p "$E2E_WORK/out"
   if declare -F "$1" >/dev/null; then
-    timeout 120 bash -c '"$@"' bash "$@" >"$(out_file "$name")" 2>&1 </dev/null
+    timeout "${E2E_TIMEOUT:-120}" bash -c '"$@"' bash "$@" >"$(out_file "$name")" 2>&1 </dev/null
   else
-    timeout 120 "$@" >"$(out_file "$name")" 2>&1 </dev/null
+    timeout "${E2E_TIMEOUT:-120}" "$@" >"$(out_file "$name")" 2>&1 </dev/null
   fi
 }
 
