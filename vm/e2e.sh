@@ -92,14 +92,17 @@ run_local() {
   local_prepare_mountpoint
   scenario_host_access_detector
 
-  # 1. A plain daemon makes the image, then the legacy install (socket activation) takes over.
+  # 1. A plain daemon makes the image, then the legacy install takes over: socket activation as
+  #    authobot.socket does it, the daemon configured by packaging/daemon.json.
   local_daemon_start
   make_busybox_image
   local_daemon_stop
   local_install_policy "$E2E_POLICY_DEFAULT"
   E2E_PLUGIN_MODE=legacy
   local_legacy_start
-  local_daemon_start authobot
+  local_verify_units
+  # The daemon.json snippet as shipped names the plugin.
+  local_daemon_start --config-file="$E2E_ROOT/packaging/daemon.json"
   expect_output legacy-install-daemon-lists-plugin '"authobot"' dk info --format '{{json .Plugins.Authorization}}'
   run_scenario article
   run_scenario reload
@@ -119,7 +122,7 @@ run_local() {
     local_daemon_start
     local_managed_install "$E2E_PLUGIN_DIR"
     local_daemon_stop
-    local_daemon_start authobot
+    local_daemon_start --authorization-plugin=authobot
     run_scenario managed
     local_daemon_stop
   fi

@@ -37,11 +37,12 @@ local_prepare_mountpoint() {
   done
 }
 
-# local_daemon_start [AUTHZ_PLUGIN]: starts dockerd and waits until it answers.
+# local_daemon_start [--authorization-plugin=NAME | --config-file=FILE]: starts dockerd with
+# that flag, if any, and waits until it answers.
 local_daemon_start() {
   local authz=${1:-}
   mkdir -p "$E2E_WORK/data" "$E2E_WORK/x" "$E2E_WORK/plugins" "$E2E_WORK/log"
-  log "starting dockerd${authz:+ with --authorization-plugin=$authz}"
+  log "starting dockerd${authz:+ with $authz}"
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --net --propagation private -- sh -c '
       mount --bind "$1" /run/docker/plugins && ip link set lo up 2>/dev/null
@@ -52,7 +53,7 @@ local_daemon_start() {
     --iptables=false --ip-masq=false --storage-driver=vfs --shutdown-timeout=2 \
     --containerd-namespace "$E2E_CONTAINERD_NS" \
     --containerd-plugins-namespace "$E2E_CONTAINERD_NS-plugins" \
-    ${authz:+--authorization-plugin="$authz"} \
+    ${authz:+"$authz"} \
     >>"$E2E_WORK/log/dockerd.log" 2>&1 &
   E2E_DAEMON_PID=$!
   local deadline=$((SECONDS + 60))
@@ -145,6 +146,29 @@ local_managed_install() {
   dk plugin set authobot policy.source="$LOCAL_POLICY_DIR" \
     args="--policy /etc/authobot/policy.toml" || die "docker plugin set failed"
   dk plugin enable authobot >/dev/null || die "docker plugin enable failed"
+}
+
+# The units as shipped, checked by systemd itself (with the built binary in place of
+# /usr/local/bin/authobot, which is not installed here).
+local_verify_units() {
+  local dir="$E2E_WORK/units" unit
+  if ! command -v systemd-analyze >/dev/null; then
+    log "SKIP legacy-units-verify: systemd-analyze is not installed"
+    return 0
+  fi
+  mkdir -p "$dir"
+  for unit in authobot.socket authobot.service; do
+    sed "s|/usr/local/bin/authobot|$E2E_PLUGIN_BIN|g" "$E2E_ROOT/packaging/systemd/$unit" >"$dir/$unit"
+  done
+  expect_ok legacy-units-verify verify_units_silently "$dir/authobot.socket" "$dir/authobot.service"
+}
+
+# systemd-analyze verify exits 0 on unknown keys; any message at all counts as a failure.
+verify_units_silently() {
+  local said
+  said=$(systemd-analyze verify --man=no "$@" 2>&1)
+  printf '%s' "$said"
+  [ -z "$said" ]
 }
 
 # ---- the driver interface the scenarios call --------------------------------------------------
