@@ -45,7 +45,8 @@ local_daemon_start() {
   log "starting dockerd${authz:+ with $authz}"
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --net --propagation private -- sh -c '
-      mount --bind "$1" /run/docker/plugins && ip link set lo up 2>/dev/null
+      mount --bind "$1" /run/docker/plugins || exit 1
+      ip link set lo up 2>/dev/null
       shift
       exec "$@"' sh "$E2E_WORK/plugins" \
     dockerd --host "unix://$E2E_DOCKER_SOCK" --data-root "$E2E_WORK/data" \
