@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 #: Every host-escape attempt through the real docker CLI is refused by the plugin (default
-#: policy). Needs the running container `wf` from the workflow scenario for exec and
-#: --volumes-from.
+#: policy). exec and --volumes-from aim at a plain container of its own, `esc-target`, left
+#: running for the host-access inspection.
 
 scenario_escapes_cli() {
-  local img=$E2E_IMAGE
+  local img=$E2E_IMAGE ctx="$E2E_WORK/escape-context"
+  mkdir -p "$ctx"
+  printf 'FROM %s\nRUN true\n' "$img" >"$ctx/Dockerfile"
+  expect_ok escape-cli-target-container dk run -d --name esc-target "$img" sleep 600
   expect_denied escape-cli-bind-root dk run --rm -v /:/host "$img" true
   expect_denied escape-cli-bind-docker-sock dk run --rm -v /var/run/docker.sock:/s "$img" true
   expect_denied escape-cli-mount-type-bind dk run --rm --mount type=bind,source=/,target=/host "$img" true
@@ -31,8 +34,8 @@ scenario_escapes_cli() {
   expect_denied escape-cli-label-disable dk run --rm --security-opt label=disable "$img" true
   expect_denied escape-cli-sysctl dk run --rm --sysctl kernel.shm_rmid_forced=1 "$img" true
   expect_denied escape-cli-cgroup-parent dk run --rm --cgroup-parent / "$img" true
-  expect_denied escape-cli-volumes-from dk run --rm --volumes-from wf "$img" true
-  expect_denied escape-cli-exec-privileged dk exec --privileged wf true
+  expect_denied escape-cli-volumes-from dk run --rm --volumes-from esc-target "$img" true
+  expect_denied escape-cli-exec-privileged dk exec --privileged esc-target true
   expect_denied escape-cli-build-network-host \
-    env DOCKER_BUILDKIT=0 "$E2E_DOCKER_CLI" build --network host -t authobot-e2e/escape "$E2E_WORK/build-context"
+    env DOCKER_BUILDKIT=0 "$E2E_DOCKER_CLI" build --network host -t authobot-e2e/escape "$ctx"
 }
