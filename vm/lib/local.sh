@@ -108,23 +108,36 @@ local_install_policy() {
   mv -f "$LOCAL_POLICY_DIR/.policy.toml.new" "$LOCAL_POLICY_DIR/policy.toml"
 }
 
-# The legacy install, as authobot.socket + authobot.service would run it: the socket is created
-# first and handed over as LISTEN_FDS (systemd-socket-activate), or, without that tool, the
-# plugin binds it itself.
+# The legacy install, as authobot.socket + authobot.service run it: the socket is created
+# first and the plugin started by the first call, with the socket as LISTEN_FDS
+# (systemd-socket-activate). Without that tool the plugin binds the socket itself.
+LOCAL_SOCKET_ACTIVATION=0
 local_legacy_start() {
   rm -f "$LOCAL_PLUGIN_SOCK"
   # shellcheck disable=SC2153 # set by e2e.sh
   local -a cmd=("$E2E_PLUGIN_BIN" serve --policy "$LOCAL_POLICY_DIR/policy.toml")
   if [ "${E2E_SOCKET_ACTIVATION:-1}" = 1 ] && command -v systemd-socket-activate >/dev/null; then
+    # shellcheck disable=SC2034 # read by e2e.sh
+    LOCAL_SOCKET_ACTIVATION=1
     systemd-socket-activate -l "$LOCAL_PLUGIN_SOCK" -- "${cmd[@]}" \
       >>"$E2E_WORK/log/plugin.log" 2>&1 &
+    E2E_PLUGIN_PID=$!
+    retry_until 30 test -S "$LOCAL_PLUGIN_SOCK" || die "no socket at $LOCAL_PLUGIN_SOCK"
   else
+    log "systemd-socket-activate not used: the plugin binds its socket itself"
     "${cmd[@]}" --socket "$LOCAL_PLUGIN_SOCK" >>"$E2E_WORK/log/plugin.log" 2>&1 &
+    E2E_PLUGIN_PID=$!
+    local_plugin_answers || die "the plugin did not answer Plugin.Activate on $LOCAL_PLUGIN_SOCK"
   fi
-  E2E_PLUGIN_PID=$!
-  retry_until 30 curl -sf --max-time 5 --unix-socket "$LOCAL_PLUGIN_SOCK" -X POST \
-    http://plugin/Plugin.Activate || die "the plugin did not answer Plugin.Activate on $LOCAL_PLUGIN_SOCK"
 }
+
+local_plugin_answers() {
+  retry_until 30 curl -sf --max-time 5 --unix-socket "$LOCAL_PLUGIN_SOCK" -X POST \
+    http://plugin/Plugin.Activate
+}
+
+# True once the plugin process itself runs (socket activation execs it on the first call).
+local_plugin_is_running() { [ "$(readlink "/proc/$E2E_PLUGIN_PID/exe")" = "$(readlink -f "$E2E_PLUGIN_BIN")" ]; }
 
 local_plugin_stop() {
   [ -n "$E2E_PLUGIN_PID" ] || return 0
@@ -178,6 +191,9 @@ verify_units_silently() {
 plugin_use_policy() {
   local_install_policy "$1"
   local pid=$E2E_PLUGIN_PID
+  # Before its first call a socket-activated plugin is not running yet: SIGHUP would stop the
+  # activator. A call makes it run (and it reads the new file at start anyway).
+  [ "$E2E_PLUGIN_MODE" = legacy ] && ! local_plugin_is_running && local_plugin_answers
   [ "$E2E_PLUGIN_MODE" = managed ] && pid=$(local_managed_pid)
   [ -n "$pid" ] || die "no plugin process to send SIGHUP to"
   kill -HUP "$pid"
