@@ -3,7 +3,8 @@
 #: run the scenarios with the real docker CLI, tear everything down (also on failure or ^C).
 #
 # Usage: vm/e2e.sh            (or `make e2e`)
-#   E2E_DRIVER=local           throwaway dockerd on this host (default where root + dockerd)
+#   E2E_DRIVER=local           throwaway dockerd on this host (the default; root needed; without
+#                              dockerd the run is skipped with a message, or fails when CI is set)
 #   E2E_DRIVER=vagrant         vm/Vagrantfile: Debian VM, authobot as a legacy plugin
 #   E2E_DRIVER=docker-machine  a docker-machine host, same as vagrant
 #   E2E_DRIVER=guest           inside such a VM: the system dockerd with authobot.socket/.service
@@ -19,11 +20,18 @@ E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 E2E_VM="$E2E_ROOT/vm"
 E2E_DRIVER=${E2E_DRIVER:-}
 if [ -z "$E2E_DRIVER" ]; then
-  if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then E2E_DRIVER=local; else
-    echo "e2e: no driver can run here (the local driver needs root and dockerd);" \
-      "set E2E_DRIVER=vagrant or E2E_DRIVER=docker-machine" >&2
-    exit 2
+  if ! command -v dockerd >/dev/null; then
+    # Like every test that needs a real dockerd: skipped where there is none, except in CI.
+    echo "e2e: SKIP: no dockerd here (apt-get install docker.io busybox-static), or use" \
+      "E2E_DRIVER=vagrant or E2E_DRIVER=docker-machine" >&2
+    [ -n "${CI:-}" ] && exit 2
+    exit 0
   fi
+  [ "$(id -u)" = 0 ] || {
+    echo "e2e: the local driver starts dockerd: run it as root (sudo make e2e)" >&2
+    exit 2
+  }
+  E2E_DRIVER=local
 fi
 if [ -z "${E2E_DOCKER_CLI:-}" ]; then
   if [ -x /usr/local/bin/docker ]; then E2E_DOCKER_CLI=/usr/local/bin/docker; else E2E_DOCKER_CLI=$(command -v docker || echo docker); fi
