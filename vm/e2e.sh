@@ -97,7 +97,6 @@ run_local() {
   [ -f "$E2E_POLICY_STRICT" ] || die "no strict policy at $E2E_POLICY_STRICT"
   [ -f "$E2E_POLICY_DEFAULT" ] || die "no default policy at $E2E_POLICY_DEFAULT"
   export DOCKER_HOST="unix://$E2E_DOCKER_SOCK"
-  local_prepare_mountpoint
   scenario_host_access_detector
 
   # 1. A plain daemon makes the image, then the legacy install takes over: socket activation as

@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 #: The `local` driver: a throwaway dockerd on this host, the plugin started by us, all undone.
 #
-# Isolation: the daemon runs in its own mount and network namespaces (unshare), so the plugin
-# socket it discovers at /run/docker/plugins/authobot.sock is OUR directory bind-mounted there
-# (no clash with another daemon or plugin on the host), and its docker0/br-* bridges live in a
-# private network namespace. It has its own socket, --data-root, --exec-root, --pidfile and
+# Isolation: the daemon runs in its own mount and network namespaces (unshare), with a private
+# /run, so the plugin socket it discovers at /run/docker/plugins/authobot.sock is OUR directory
+# bind-mounted there (no clash with another daemon or plugin on the host), and its docker0/br-*
+# bridges live in a private network namespace. It has its own socket, --data-root, --exec-root, --pidfile and
 # containerd namespaces, --iptables=false, --storage-driver=vfs, and is stopped by its own PID.
 
 E2E_DOCKER_SOCK="$E2E_WORK/docker.sock"
@@ -14,7 +14,6 @@ E2E_PLUGIN_MODE=""            # legacy | managed
 E2E_CONTAINERD_NS="authobot-e2e-$$"
 LOCAL_PLUGIN_SOCK="$E2E_WORK/plugins/authobot.sock"
 LOCAL_POLICY_DIR="$E2E_WORK/policy"
-LOCAL_CREATED_RUN_DIRS=()
 
 local_require() {
   [ "$(id -u)" = 0 ] || die "the local driver needs root (it starts dockerd)"
@@ -25,17 +24,6 @@ local_require() {
   [ -x "$E2E_BUSYBOX" ] || die "the local driver needs a static busybox at $E2E_BUSYBOX (apt-get install busybox-static)"
 }
 
-# The daemon sees /run/docker/plugins as our own directory; the mount point has to exist on the
-# host, so create it if needed and remember to remove what we created.
-local_prepare_mountpoint() {
-  local d
-  for d in /run/docker /run/docker/plugins; do
-    if [ ! -d "$d" ]; then
-      mkdir "$d"
-      LOCAL_CREATED_RUN_DIRS=("$d" "${LOCAL_CREATED_RUN_DIRS[@]}")
-    fi
-  done
-}
 
 # local_daemon_start [--authorization-plugin=NAME | --config-file=FILE]: starts dockerd with
 # that flag, if any, and waits until it answers.
@@ -43,12 +31,20 @@ local_daemon_start() {
   local authz=${1:-}
   mkdir -p "$E2E_WORK/data" "$E2E_WORK/x" "$E2E_WORK/plugins" "$E2E_WORK/log"
   log "starting dockerd${authz:+ with $authz}"
+  # /run in the daemon's namespace is a fresh tmpfs: nothing on the host's /run to create,
+  # race for or have removed under us, and no containerd of the host to share. Only
+  # resolv.conf is carried over when it lives there (systemd-resolved).
+  local resolv
+  resolv=$(readlink -f /etc/resolv.conf)
+  case "$resolv" in /run/*) cp "$resolv" "$E2E_WORK/resolv.conf" ;; *) resolv="" ;; esac
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --net --propagation private -- sh -c '
-      mount --bind "$1" /run/docker/plugins || exit 1
+      mount -t tmpfs -o mode=0755 authobot-e2e-run /run || exit 1
+      mkdir -p /run/docker/plugins && mount --bind "$1/plugins" /run/docker/plugins || exit 1
+      if [ -n "$2" ]; then mkdir -p "${2%/*}" && cp "$1/resolv.conf" "$2" || exit 1; fi
       ip link set lo up 2>/dev/null
-      shift
-      exec "$@"' sh "$E2E_WORK/plugins" \
+      shift 2
+      exec "$@"' sh "$E2E_WORK" "$resolv" \
     dockerd --host "unix://$E2E_DOCKER_SOCK" --data-root "$E2E_WORK/data" \
     --exec-root "$E2E_WORK/x" --pidfile "$E2E_WORK/dockerd.pid" \
     --iptables=false --ip-masq=false --storage-driver=vfs --shutdown-timeout=2 \
@@ -215,7 +211,4 @@ daemon_id() {
 local_teardown() {
   local_plugin_stop
   local_daemon_stop
-  local d
-  for d in "${LOCAL_CREATED_RUN_DIRS[@]}"; do rmdir "$d" 2>/dev/null || true; done
-  LOCAL_CREATED_RUN_DIRS=()
 }

@@ -10,10 +10,5 @@ scenario_managed() {
   expect_denied managed-escape-bind-root dk run --rm -v /:/host "$E2E_IMAGE" true
   expect_denied managed-escape-privileged dk run --rm --privileged "$E2E_IMAGE" true
   expect_denied managed-escape-cap-add dk run --rm --cap-add SYS_ADMIN "$E2E_IMAGE" true
-  plugin_use_policy "$E2E_POLICY_STRICT"
-  expect_ok managed-sighup-strict-denies-ps retry_until 10 ps_is_denied
-  expect_output managed-article-run-it-echo-hello-world 'hello world!' run_it_echo
-  expect_denied managed-article-docker-ps-denied dk ps
-  plugin_use_policy "$E2E_POLICY_DEFAULT"
-  expect_ok managed-sighup-default-allows-ps retry_until 10 ps_is_allowed
+  article_checks managed-article
 }

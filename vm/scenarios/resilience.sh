@@ -43,9 +43,5 @@ scenario_resilience() {
   else
     fail "$name" "$(last_lines "$name")"
   fi
-  if [ "$(daemon_id)" = "$daemon_before" ]; then
-    pass resilience-daemon-not-restarted
-  else
-    fail resilience-daemon-not-restarted "daemon id changed from $daemon_before to $(daemon_id)"
-  fi
+  expect_same_daemon resilience-daemon-not-restarted "$daemon_before"
 }
