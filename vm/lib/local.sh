@@ -4,8 +4,9 @@
 # Isolation: the daemon runs in its own mount and network namespaces (unshare), with a private
 # /run, so the plugin socket it discovers at /run/docker/plugins/authobot.sock is OUR directory
 # bind-mounted there (no clash with another daemon or plugin on the host), and its docker0/br-*
-# bridges live in a private network namespace. It has its own socket, --data-root, --exec-root, --pidfile and
-# containerd namespaces, --iptables=false, --storage-driver=vfs, and is stopped by its own PID.
+# bridges live in a private network namespace. It has its own socket, --data-root,
+# --exec-root, --pidfile and containerd namespaces, --iptables=false, --storage-driver=vfs, and
+# is stopped by its own PID.
 
 E2E_DOCKER_SOCK="$E2E_WORK/docker.sock"
 E2E_DAEMON_PID=""
@@ -18,12 +19,12 @@ LOCAL_POLICY_DIR="$E2E_WORK/policy"
 local_require() {
   [ "$(id -u)" = 0 ] || die "the local driver needs root (it starts dockerd)"
   local tool
-  for tool in dockerd unshare curl script timeout "$E2E_DOCKER_CLI"; do
+  # ctr (from containerd, which docker.io depends on) finds the managed plugin's process.
+  for tool in dockerd ctr unshare curl script timeout "$E2E_DOCKER_CLI"; do
     command -v "$tool" >/dev/null || die "the local driver needs $tool"
   done
   [ -x "$E2E_BUSYBOX" ] || die "the local driver needs a static busybox at $E2E_BUSYBOX (apt-get install busybox-static)"
 }
-
 
 # local_daemon_start [--authorization-plugin=NAME | --config-file=FILE]: starts dockerd with
 # that flag, if any, and waits until it answers.
