@@ -25,7 +25,9 @@ use protocol::{ActivateManifest, AuthzRequest, Phase};
 use tokio::net::UnixListener;
 
 use crate::backend::{EngineIdentity, MemoryEngine};
-use crate::chain::{AuthzChain, BoxFuture, Denial, EndpointAnswer, PluginEndpoint};
+use crate::chain::{
+    ActivationError, AuthzChain, BoxFuture, Denial, EndpointAnswer, PluginEndpoint,
+};
 use crate::profile_go::canonical_header_key;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::{ClientRequest, ClientResponse, Profile, ProfileName};
@@ -60,7 +62,16 @@ pub enum ServeError {
     /// A plugin could not be located within dockerd's retry window.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
-    /// A plugin was found but its activation failed or it is not an authz plugin.
+    /// A plugin's socket was found but nothing answers on it (retried like dockerd).
+    #[error("plugin {name} is unreachable: {reason}")]
+    Unreachable {
+        /// The plugin name.
+        name: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// A plugin answered its activation with something dockerd refuses, or it is not an
+    /// authz plugin (not retried, as in dockerd).
     #[error("plugin {name} could not be activated: {reason}")]
     Activation {
         /// The plugin name.
@@ -218,12 +229,7 @@ async fn connect_plugin(
         };
         match attempt {
             Ok(plugin) => return Ok(plugin),
-            Err(ServeError::Activation { reason, .. }) if reason.starts_with(NOT_AUTHZ) => {
-                return Err(ServeError::Activation {
-                    name: name.to_owned(),
-                    reason,
-                })
-            }
+            Err(err @ ServeError::Activation { .. }) => return Err(err),
             Err(err) => {
                 let wait = profile.retry.backoff(retries);
                 // pkg/plugins/client.go `abort`: no retry whose wait would end the window.
@@ -250,7 +256,7 @@ pub struct Activated {
 }
 
 impl PluginEndpoint for Activated {
-    fn activate(&self) -> BoxFuture<'_, Result<ActivateManifest, String>> {
+    fn activate(&self) -> BoxFuture<'_, Result<ActivateManifest, ActivationError>> {
         let manifest = self.manifest.clone();
         Box::pin(async move { Ok(manifest) })
     }
@@ -266,13 +272,23 @@ impl PluginEndpoint for Activated {
 
 async fn activate(name: &str, socket: PathBuf) -> Result<Activated, ServeError> {
     let client = PluginClient::new(socket);
-    let failed = |reason: String| ServeError::Activation {
-        name: name.to_owned(),
-        reason,
-    };
-    let manifest = PluginEndpoint::activate(&client).await.map_err(failed)?;
+    let manifest = PluginEndpoint::activate(&client)
+        .await
+        .map_err(|err| match err {
+            ActivationError::Unreachable(reason) => ServeError::Unreachable {
+                name: name.to_owned(),
+                reason,
+            },
+            ActivationError::Refused(reason) => ServeError::Activation {
+                name: name.to_owned(),
+                reason,
+            },
+        })?;
     if !manifest.implements_authz() {
-        return Err(failed(NOT_AUTHZ.to_owned()));
+        return Err(ServeError::Activation {
+            name: name.to_owned(),
+            reason: NOT_AUTHZ.to_owned(),
+        });
     }
     Ok(Activated { client, manifest })
 }
