@@ -131,6 +131,14 @@ impl RunningPlugin {
     pub fn serve(dir: &Path, name: &str, plugin: TestPlugin) -> RunningPlugin {
         let calls = Arc::clone(&plugin.calls);
         let activations = Arc::clone(&plugin.activations);
+        let mut running = RunningPlugin::serve_any(dir, name, Arc::new(plugin));
+        running.calls = calls;
+        running.activations = activations;
+        running
+    }
+
+    /// Serves any plugin (authobot, say) as `dir/name.sock`; its calls are not logged here.
+    pub fn serve_any(dir: &Path, name: &str, plugin: Arc<dyn AuthzPlugin>) -> RunningPlugin {
         let socket = dir.join(format!("{name}.sock"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = std::sync::mpsc::channel();
@@ -139,7 +147,7 @@ impl RunningPlugin {
             runtime.block_on(async move {
                 let listener = server::bind_unix(&socket).unwrap();
                 ready.send(()).unwrap();
-                let _ = server::serve(listener, Arc::new(plugin), ServerConfig::default(), async {
+                let _ = server::serve(listener, plugin, ServerConfig::default(), async {
                     let _ = stopped.await;
                 })
                 .await;
@@ -147,8 +155,8 @@ impl RunningPlugin {
         });
         is_ready.recv().unwrap();
         RunningPlugin {
-            calls,
-            activations,
+            calls: CallLog::default(),
+            activations: Arc::default(),
             stop: Some(stop),
             thread: Some(thread),
         }
