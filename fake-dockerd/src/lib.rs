@@ -1,3 +1,13 @@
-//! fake-dockerd: see README.md.
+//! fake-dockerd: dockerd's authz middleware per daemon version, captures, record and replay.
 
 pub mod backend;
+pub mod capture;
+pub mod chain;
+pub mod fidelity;
+pub mod profile;
+pub mod profile_go;
+pub mod record_plugin;
+pub mod replay;
+
+pub use chain::{AuthzChain, Denial};
+pub use profile::{ClientRequest, ClientResponse, Profile, ProfileName, Refusal, ResponseKind};

@@ -2,4 +2,5 @@
 //! suite must catch; the cross-crate tests in `tests/it` run the suite against them and
 //! against authobot.
 
+pub mod broken;
 pub mod raw;

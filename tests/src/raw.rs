@@ -64,7 +64,11 @@ async fn read_request(
     Ok(Some((path, body)))
 }
 
-async fn reply(stream: &mut BufReader<UnixStream>, status: u16, body: &[u8]) -> std::io::Result<()> {
+async fn reply(
+    stream: &mut BufReader<UnixStream>,
+    status: u16,
+    body: &[u8],
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()

@@ -1,0 +1,36 @@
+//! One in-process decision of the default policy on `POST /containers/create` exactly as
+//! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use authobot::{decide, Policy};
+use criterion::{criterion_group, criterion_main, Criterion};
+use protocol::AuthzRequest;
+
+fn recorded_create() -> AuthzRequest {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow/run.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a capture line"))
+        .filter(|call| call["phase"] == "Request")
+        .map(|call| serde_json::from_value::<AuthzRequest>(call["message"].clone()).unwrap())
+        .find(|m| m.request_uri.contains("/containers/create"))
+        .expect("the capture holds a container create")
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let policy = Policy::embedded_default();
+    let create = recorded_create();
+    assert!(
+        decide(&policy, &create).allow,
+        "the recorded create must be allowed"
+    );
+    c.bench_function("decide docker-run create (default policy)", |b| {
+        b.iter(|| decide(black_box(&policy), black_box(&create)))
+    });
+}
+
+criterion_group!(benches, bench_decide);
+criterion_main!(benches);

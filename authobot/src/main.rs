@@ -1,0 +1,318 @@
+//! The `authobot` binary: serve the plugin, check a policy, explain a decision.
+//!
+//! A thin wrapper around the library: argument parsing, file and socket handling, signals.
+//!
+//! Exit codes: 0 success (served until stopped; policy valid; explained call allowed),
+//! 1 a negative answer (policy invalid; explained call denied), 2 an error (bad arguments,
+//! unreadable input, socket or startup failure).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use authobot::audit::AuditLog;
+use authobot::decide::decide;
+use authobot::explain;
+use authobot::plugin::Authobot;
+use authobot::policy::{Policy, PolicyErrors};
+use authobot::response::decide_response;
+use authobot::rules::RULES;
+use clap::{Parser, Subcommand, ValueEnum};
+use protocol::server::{self, ServerConfig};
+use protocol::AuthzRequest;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// The default socket: where dockerd discovers a legacy plugin named `authobot`.
+const DEFAULT_SOCKET: &str = "/run/docker/plugins/authobot.sock";
+
+/// A Docker authorization plugin that refuses every way out of a container onto its host.
+///
+/// Exit codes: 0 success, 1 policy invalid (check) or call denied (explain), 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "authobot", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugin on a unix socket (or the socket systemd passes in LISTEN_FDS).
+    ///
+    /// SIGHUP reloads the policy file: a valid one is swapped in atomically, an invalid one
+    /// is reported and the old policy stays. SIGTERM or SIGINT stop the server.
+    Serve {
+        /// The unix socket to listen on (ignored under systemd socket activation).
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// The policy file; without it, the embedded default policy.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Append the audit log (one JSON line per decision) to FILE instead of stderr.
+        #[arg(long, value_name = "FILE")]
+        audit_log: Option<PathBuf>,
+        /// The format of diagnostic logs on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate a policy file: prints every problem with its line number; exit 1 if any.
+    Check {
+        /// The policy file to check.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+    },
+    /// Decide one AuthZReq message (JSON, as dockerd sends it) and show why.
+    ///
+    /// Prints the decision, the rule and the canonical fields read. Exit 0 if allowed,
+    /// 1 if denied.
+    Explain {
+        /// The message file, or `-` for stdin.
+        #[arg(value_name = "FILE", default_value = "-")]
+        input: PathBuf,
+        /// The policy file; without it, the embedded default policy.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Decide the response phase (AuthZRes) instead of the request phase.
+        #[arg(long)]
+        response: bool,
+        /// Output for people (text) or tools (json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List the built-in rules and what each refuses.
+    Rules,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            socket,
+            policy,
+            audit_log,
+            log_format,
+        } => {
+            init_logging(log_format);
+            serve(&socket, policy, audit_log.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Check { policy } => check(&policy),
+        Command::Explain {
+            input,
+            policy,
+            response,
+            format,
+        } => explain(&input, policy.as_deref(), response, format),
+        Command::Rules => {
+            for rule in RULES {
+                println!("{:<24} {}", rule.id, rule.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("authobot: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Why a policy file could not be used.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The file is not a valid policy.
+    #[error("{}", located(.path, .errors))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Its problems.
+        errors: PolicyErrors,
+    },
+}
+
+fn located(path: &Path, errors: &PolicyErrors) -> String {
+    errors
+        .0
+        .iter()
+        .map(|e| format!("{}:{e}", path.display()).replacen(":line ", ":", 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn load_policy(path: Option<&Path>) -> Result<Policy, LoadError> {
+    let Some(path) = path else {
+        return Ok(Policy::embedded_default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Policy::parse(&text).map_err(|errors| LoadError::Invalid {
+        path: path.to_owned(),
+        errors,
+    })
+}
+
+fn check(path: &Path) -> Result<ExitCode> {
+    match load_policy(Some(path)) {
+        Ok(policy) => {
+            println!(
+                "{}: valid policy, {} profile(s)",
+                path.display(),
+                policy.profiles().len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ LoadError::Invalid { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn explain(
+    input: &Path,
+    policy: Option<&Path>,
+    response: bool,
+    format: Format,
+) -> Result<ExitCode> {
+    let policy = load_policy(policy)?;
+    let mut text = String::new();
+    if input == Path::new("-") {
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the message from stdin")?;
+    } else {
+        File::open(input)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .with_context(|| format!("cannot read {}", input.display()))?;
+    }
+    let request: AuthzRequest = serde_json::from_str(&text).context(
+        "the input is not an AuthZReq message (JSON with RequestMethod, RequestUri, ...)",
+    )?;
+    let decision = if response {
+        decide_response(&policy, &request)
+    } else {
+        decide(&policy, &request)
+    };
+    let rendered = match format {
+        Format::Text => explain::to_text(&decision),
+        Format::Json => explain::to_json(&decision) + "\n",
+    };
+    io::stdout()
+        .write_all(rendered.as_bytes())
+        .context("cannot write to stdout")?;
+    Ok(if decision.allow {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn open_audit(path: Option<&Path>) -> Result<AuditLog> {
+    Ok(match path {
+        None => AuditLog::new(Box::new(io::stderr())),
+        Some(path) => AuditLog::new(Box::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the audit log {}", path.display()))?,
+        )),
+    })
+}
+
+fn serve(socket: &Path, policy_path: Option<PathBuf>, audit: Option<&Path>) -> Result<()> {
+    let policy = load_policy(policy_path.as_deref())?;
+    let plugin = Arc::new(Authobot::new(policy, open_audit(audit)?));
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = match server::systemd_listener().context("cannot use LISTEN_FDS")? {
+            Some(listener) => {
+                tracing::info!("serving on the socket systemd passed in");
+                listener
+            }
+            None => {
+                if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                let listener = server::bind_unix(socket)
+                    .with_context(|| format!("cannot listen on {}", socket.display()))?;
+                tracing::info!(socket = %socket.display(), "serving");
+                listener
+            }
+        };
+        let mut hangups = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+        let reloader = Arc::clone(&plugin);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                reload(&reloader, policy_path.as_deref());
+            }
+        });
+        let plugin: Arc<dyn protocol::AuthzPlugin> = plugin;
+        server::serve(
+            listener,
+            plugin,
+            ServerConfig::default(),
+            server::shutdown_signal(),
+        )
+        .await
+        .context("the plugin server failed")
+    })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn reload(plugin: &Authobot, path: Option<&Path>) {
+    let Some(path) = path else {
+        tracing::info!("SIGHUP: serving the embedded default policy, nothing to reload");
+        return;
+    };
+    match load_policy(Some(path)) {
+        Ok(policy) => {
+            plugin.replace_policy(policy);
+            tracing::info!(policy = %path.display(), "SIGHUP: policy reloaded");
+        }
+        Err(e) => {
+            tracing::error!(policy = %path.display(), error = %e, "SIGHUP: policy not reloaded, the old one stays");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Route patterns of policy files (`POST /containers/{id}/exec`, `GET /images/**`).
+//!
+//! Patterns match the route template the protocol parser resolved, never the raw URI, so
+//! an encoded or versioned path cannot slip past them. A `{...}` segment matches any
+//! template parameter whatever its name, `*` one segment, `**` any number of segments.
+
+use std::fmt;
+
+/// Why a pattern string is not a route pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    /// The pattern is not `METHOD /path`.
+    #[error("route pattern {0:?} is not `METHOD /path` (for example `GET /containers/json`)")]
+    Shape(String),
+    /// A method is not an HTTP method token.
+    #[error(
+        "{method:?} in route pattern {pattern:?} is not an HTTP method (use GET, POST, ..., or *)"
+    )]
+    Method {
+        /// The pattern.
+        pattern: String,
+        /// The offending method.
+        method: String,
+    },
+    /// A path segment mixes `{`, `}` or `*` with other text.
+    #[error(
+        "segment {segment:?} of route pattern {pattern:?} must be a name, `{{param}}`, `*` or `**`"
+    )]
+    Segment {
+        /// The pattern.
+        pattern: String,
+        /// The offending segment.
+        segment: String,
+    },
+}
+
+/// One segment of a pattern path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// Matches exactly this template segment.
+    Literal(String),
+    /// Matches any template parameter segment (`{name}`, `{id}`).
+    Param,
+    /// Matches any one segment.
+    One,
+    /// Matches zero or more segments.
+    Rest,
+}
+
+/// A compiled `METHOD /path` pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePattern {
+    source: String,
+    /// `None` matches every method.
+    methods: Option<Vec<String>>,
+    segments: Vec<Segment>,
+}
+
+impl RoutePattern {
+    /// Compiles `GET /containers/{id}/json`, `GET|HEAD /_ping`, `* /containers/**`.
+    pub fn parse(text: &str) -> Result<RoutePattern, PatternError> {
+        let mut parts = text.split_whitespace();
+        let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(PatternError::Shape(text.to_owned()));
+        };
+        if !path.starts_with('/') {
+            return Err(PatternError::Shape(text.to_owned()));
+        }
+        let methods = if method == "*" {
+            None
+        } else {
+            let mut list = Vec::new();
+            for m in method.split('|') {
+                if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(PatternError::Method {
+                        pattern: text.to_owned(),
+                        method: m.to_owned(),
+                    });
+                }
+                list.push(m.to_ascii_uppercase());
+            }
+            Some(list)
+        };
+        let segments = split_path(path)
+            .map(|segment| parse_segment(text, segment))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RoutePattern {
+            source: text.to_owned(),
+            methods,
+            segments,
+        })
+    }
+
+    /// Whether a request with `method` routed to `template` matches.
+    pub fn matches(&self, method: &str, template: &str) -> bool {
+        if let Some(methods) = &self.methods {
+            if !methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+                return false;
+            }
+        }
+        let template: Vec<&str> = split_path(template).collect();
+        match_segments(&self.segments, &template)
+    }
+}
+
+impl fmt::Display for RoutePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+fn split_path(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
+}
+
+fn is_param(segment: &str) -> bool {
+    segment.len() >= 2 && segment.starts_with('{') && segment.ends_with('}')
+}
+
+fn parse_segment(pattern: &str, segment: &str) -> Result<Segment, PatternError> {
+    match segment {
+        "**" => Ok(Segment::Rest),
+        "*" => Ok(Segment::One),
+        s if is_param(s) && !s[1..s.len() - 1].contains(['{', '}', '*']) => Ok(Segment::Param),
+        s if s.contains(['{', '}', '*']) => Err(PatternError::Segment {
+            pattern: pattern.to_owned(),
+            segment: s.to_owned(),
+        }),
+        s => Ok(Segment::Literal(s.to_owned())),
+    }
+}
+
+fn match_segments(pattern: &[Segment], template: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => template.is_empty(),
+        Some((Segment::Rest, rest)) => {
+            (0..=template.len()).any(|skip| match_segments(rest, &template[skip..]))
+        }
+        Some((first, rest)) => match template.split_first() {
+            None => false,
+            Some((segment, tail)) => {
+                let hit = match first {
+                    Segment::Literal(literal) => literal == segment,
+                    Segment::Param => is_param(segment),
+                    Segment::One => true,
+                    Segment::Rest => unreachable!("handled above"),
+                };
+                hit && match_segments(rest, tail)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(pattern: &str, method: &str, template: &str) -> bool {
+        RoutePattern::parse(pattern)
+            .unwrap()
+            .matches(method, template)
+    }
+
+    #[test]
+    fn param_segment_matches_any_parameter_name() {
+        assert!(hit(
+            "POST /containers/{id}/exec",
+            "POST",
+            "/containers/{name}/exec"
+        ));
+    }
+
+    #[test]
+    fn param_segment_does_not_match_a_literal_segment() {
+        assert!(!hit("GET /containers/{id}", "GET", "/containers/json"));
+    }
+
+    #[test]
+    fn double_star_matches_the_rest_of_the_path() {
+        assert!(hit("* /containers/**", "DELETE", "/containers/{name}"));
+        assert!(hit("* /containers/**", "GET", "/containers/json"));
+        assert!(!hit("* /containers/**", "GET", "/images/json"));
+    }
+
+    #[test]
+    fn method_alternatives_are_matched_case_insensitively() {
+        assert!(hit("GET|HEAD /_ping", "head", "/_ping"));
+        assert!(!hit("GET|HEAD /_ping", "POST", "/_ping"));
+    }
+
+    #[test]
+    fn pattern_without_a_method_is_refused() {
+        assert!(matches!(
+            RoutePattern::parse("/containers/json"),
+            Err(PatternError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn partial_wildcard_segment_is_refused() {
+        assert!(matches!(
+            RoutePattern::parse("GET /contain*/json"),
+            Err(PatternError::Segment { .. })
+        ));
+    }
+}

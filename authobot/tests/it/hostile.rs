@@ -1,0 +1,64 @@
+//! The hostile table: every host-escape vector in the spellings Go accepts, encoded paths,
+//! missing bodies. The default policy must deny each one, by the expected rule.
+
+use authobot::{decide, Policy};
+
+use crate::support::hostile_cases;
+
+#[test]
+fn hostile_table_covers_at_least_sixty_requests() {
+    assert!(hostile_cases().len() >= 60);
+}
+
+#[test]
+fn default_policy_denies_every_hostile_request_by_the_expected_rule() {
+    let policy = Policy::embedded_default();
+    let mut failures = Vec::new();
+    for case in hostile_cases() {
+        let decision = decide(&policy, &case.message);
+        if decision.allow || decision.rule != case.rule {
+            failures.push(format!(
+                "{}: expected deny by {}, got allow={} rule={} message={:?}",
+                case.case, case.rule, decision.allow, decision.rule, decision.message
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_deny_message_names_its_rule() {
+    let policy = Policy::embedded_default();
+    for case in hostile_cases() {
+        let decision = decide(&policy, &case.message);
+        assert!(
+            decision
+                .message
+                .ends_with(&format!("(rule: {})", decision.rule)),
+            "{}: {}",
+            case.case,
+            decision.message
+        );
+    }
+}
+
+#[test]
+fn every_built_in_host_escape_rule_has_a_hostile_case() {
+    let covered: Vec<String> = hostile_cases().into_iter().map(|c| c.rule).collect();
+    for rule in authobot::rules::RULES {
+        let only_with_relaxed_policies = [
+            authobot::rules::NO_PROFILE,
+            authobot::rules::DEFAULT,
+            authobot::rules::NO_PLUGIN_PRIVILEGES,
+            authobot::rules::NO_PLUGIN_HOST_SETTINGS,
+        ];
+        if only_with_relaxed_policies.contains(&rule.id) {
+            continue;
+        }
+        assert!(
+            covered.iter().any(|c| c == rule.id),
+            "no hostile case for {}",
+            rule.id
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! authobot's integration tests, one binary with a module per subject.
+
+mod audit;
+mod cli;
+mod decisions;
+mod hostile;
+mod policies;
+mod properties;
+mod support;
+mod workflow;
