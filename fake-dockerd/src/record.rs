@@ -51,7 +51,7 @@ pub enum RecordError {
 /// Runs `fake-dockerd record` until SIGTERM or SIGINT.
 pub async fn run(args: Args) -> Result<(), RecordError> {
     let upstream = Upstream::from_address(&args.upstream)?;
-    let identity_headers = upstream.identity_headers().await?;
+    upstream.ping().await?;
     let file = File::create(&args.out).map_err(|source| RecordError::Create {
         path: args.out.clone(),
         source,
@@ -61,7 +61,6 @@ pub async fn run(args: Args) -> Result<(), RecordError> {
         profile: Profile::get(ProfileName::Moby2010),
         chain: None,
         engine: Engine::Upstream(upstream),
-        identity_headers,
         tap: Some(capture_tap(file)),
     };
     let listener = serve::listen(&args.listen)?;

@@ -116,8 +116,6 @@ pub struct Service {
     pub chain: Option<AuthzChain>,
     /// Who answers.
     pub engine: Engine,
-    /// The daemon's identity headers, put on answers fake-dockerd makes itself.
-    pub identity_headers: Vec<(String, String)>,
     /// Receives finished exchanges (whole bodies), if set.
     pub tap: Option<Tap>,
 }
@@ -148,23 +146,18 @@ pub async fn run(args: Args) -> Result<(), ServeError> {
         let plugin = connect_plugin(name, &paths, &profile).await?;
         plugins.push((name.clone(), plugin));
     }
-    let (engine, identity_headers) = match &args.upstream {
+    let engine = match &args.upstream {
         Some(address) => {
             let upstream = Upstream::from_address(address)?;
-            let identity = upstream.identity_headers().await?;
-            (Engine::Upstream(upstream), identity)
+            upstream.ping().await?;
+            Engine::Upstream(upstream)
         }
-        None => {
-            let engine = MemoryEngine::new(engine_identity(args.profile));
-            let identity = engine.identity().headers();
-            (Engine::Memory(engine), identity)
-        }
+        None => Engine::Memory(MemoryEngine::new(engine_identity(args.profile))),
     };
     let service = Service {
         profile: profile.clone(),
         chain: (!plugins.is_empty()).then(|| AuthzChain::new(profile.clone(), plugins)),
         engine,
-        identity_headers,
         tap: None,
     };
     let listener = listen(&args.listen)?;

@@ -17,8 +17,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
-use crate::profile_go::canonical_header_key;
-
 mod body;
 
 pub use body::ChannelBody;
@@ -46,6 +44,14 @@ pub enum UpstreamError {
     /// The HTTP exchange with the daemon failed.
     #[error("exchange with the upstream daemon failed: {0}")]
     Http(#[from] hyper::Error),
+    /// The socket answered `/_ping` with something other than 200.
+    #[error("{} does not look like a Docker daemon: GET /_ping answered {status}", path.display())]
+    NotADaemon {
+        /// The socket path.
+        path: PathBuf,
+        /// The status it answered.
+        status: u16,
+    },
     /// The client's call could not be rebuilt as an upstream request.
     #[error("cannot rebuild the call for the upstream daemon: {0}")]
     Request(#[from] http::Error),
@@ -125,37 +131,28 @@ impl Upstream {
         Ok(sender.send_request(request.body(body)?).await?)
     }
 
-    /// The identity headers the daemon puts on every answer (`Api-Version`, `Server`, ...),
-    /// read from its `/_ping`, so that answers made by the proxy itself look like the daemon's.
-    pub async fn identity_headers(&self) -> Result<Vec<(String, String)>, UpstreamError> {
-        let headers = http::HeaderMap::new();
+    /// Checks that the daemon answers `GET /_ping` with 200, so that a wrong address fails
+    /// at startup rather than on the first call.
+    pub async fn ping(&self) -> Result<(), UpstreamError> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
         let response = self
             .send(Outgoing {
                 method: &http::Method::GET,
                 target: "/_ping",
-                headers: &headers_with_host(headers),
+                headers: &headers,
                 body: Bytes::new(),
                 chunked: false,
             })
             .await?;
-        Ok(response
-            .headers()
-            .iter()
-            .filter(|(name, _)| IDENTITY_HEADERS.contains(&name.as_str()))
-            .filter_map(|(name, value)| {
-                let value = value.to_str().ok()?.to_owned();
-                Some((canonical_header_key(name.as_str()), value))
-            })
-            .collect())
+        match response.status() {
+            http::StatusCode::OK => Ok(()),
+            status => Err(UpstreamError::NotADaemon {
+                path: self.socket.clone(),
+                status: status.as_u16(),
+            }),
+        }
     }
-}
-
-/// Headers dockerd's version middleware sets on every answer.
-pub const IDENTITY_HEADERS: [&str; 4] = ["api-version", "docker-experimental", "ostype", "server"];
-
-fn headers_with_host(mut headers: http::HeaderMap) -> http::HeaderMap {
-    headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
-    headers
 }
 
 #[cfg(test)]
@@ -195,7 +192,7 @@ mod tests {
     async fn a_missing_daemon_socket_is_a_connect_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let upstream = Upstream::new(dir.path().join("absent.sock"));
-        let error = upstream.identity_headers().await.unwrap_err();
+        let error = upstream.ping().await.unwrap_err();
         assert!(matches!(error, UpstreamError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("absent.sock"));
     }

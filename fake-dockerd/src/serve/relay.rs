@@ -85,7 +85,8 @@ pub(super) async fn dispatch(
         Engine::Memory(engine) => match route {
             Some(route) => {
                 let reply = engine.handle(&route, &body);
-                from_memory(service, reply, call, upgrade).await
+                let identity = engine.identity().headers();
+                from_memory(service, reply, identity, call, upgrade).await
             }
             None => json_error(404, "page not found"),
         },
@@ -96,13 +97,15 @@ pub(super) async fn dispatch(
     }
 }
 
+/// Gives an engine's reply to the client, with the headers dockerd's version middleware
+/// adds to every answer (`identity`), running the response phase where dockerd would.
 async fn from_memory(
     service: &Arc<Service>,
     reply: Reply,
+    identity: Vec<(String, String)>,
     call: ClientRequest,
     upgrade: Option<OnUpgrade>,
 ) -> Response<AnswerBody> {
-    let identity = service.identity_headers.clone();
     match reply {
         Reply::Buffered(answer) => {
             let headers = [identity, answer.headers].concat();
