@@ -51,7 +51,7 @@ pub enum RecordError {
 /// Runs `fake-dockerd record` until SIGTERM or SIGINT.
 pub async fn run(args: Args) -> Result<(), RecordError> {
     let upstream = Upstream::from_address(&args.upstream)?;
-    upstream.ping().await?;
+    let identity = upstream.identity().await?;
     let file = File::create(&args.out).map_err(|source| RecordError::Create {
         path: args.out.clone(),
         source,
@@ -60,7 +60,7 @@ pub async fn run(args: Args) -> Result<(), RecordError> {
         // Only consulted for routing and buffering, which a plugin-less proxy leaves alone.
         profile: Profile::get(ProfileName::Moby2010),
         chain: None,
-        engine: Engine::Upstream(upstream),
+        engine: Engine::Upstream(upstream, identity),
         tap: Some(capture_tap(file)),
     };
     let listener = serve::listen(&args.listen)?;

@@ -100,8 +100,8 @@ pub enum ServeError {
 pub enum Engine {
     /// The in-memory engine.
     Memory(MemoryEngine),
-    /// A real daemon.
-    Upstream(Upstream),
+    /// A real daemon, with the identity headers it puts on every answer.
+    Upstream(Upstream, Vec<(String, String)>),
 }
 
 /// Called with every finished exchange, as the client saw it (used by `record`).
@@ -149,8 +149,8 @@ pub async fn run(args: Args) -> Result<(), ServeError> {
     let engine = match &args.upstream {
         Some(address) => {
             let upstream = Upstream::from_address(address)?;
-            upstream.ping().await?;
-            Engine::Upstream(upstream)
+            let identity = upstream.identity().await?;
+            Engine::Upstream(upstream, identity)
         }
         None => Engine::Memory(MemoryEngine::new(engine_identity(args.profile))),
     };
@@ -412,6 +412,21 @@ impl Service {
             Some(chain) => chain.authorize_response(call, response).await,
             None => Ok(()),
         }
+    }
+
+    /// `headers` with the daemon's identity headers added where absent. A hijacked call's
+    /// response phase shows what the version middleware set, even when the daemon wrote its
+    /// switch of protocols without them (attach does).
+    fn with_identity(&self, headers: &[(String, String)]) -> Vec<(String, String)> {
+        let identity = match &self.engine {
+            Engine::Memory(engine) => engine.identity().headers(),
+            Engine::Upstream(_, identity) => identity.clone(),
+        };
+        identity
+            .into_iter()
+            .filter(|(name, _)| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .chain(headers.iter().cloned())
+            .collect()
     }
 
     fn record(&self, call: &ClientRequest, response: &ClientResponse) {

@@ -17,6 +17,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
+use crate::profile_go::canonical_header_key;
+
 mod body;
 
 pub use body::ChannelBody;
@@ -131,9 +133,11 @@ impl Upstream {
         Ok(sender.send_request(request.body(body)?).await?)
     }
 
-    /// Checks that the daemon answers `GET /_ping` with 200, so that a wrong address fails
-    /// at startup rather than on the first call.
-    pub async fn ping(&self) -> Result<(), UpstreamError> {
+    /// Checks that the daemon answers `GET /_ping` with 200 (so a wrong address fails at
+    /// startup) and returns the headers its version middleware puts on every answer
+    /// (`Api-Version`, `Server`...): a hijacked call's response phase shows them even where
+    /// the daemon wrote its `101` without them.
+    pub async fn identity(&self) -> Result<Vec<(String, String)>, UpstreamError> {
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
         let response = self
@@ -145,15 +149,27 @@ impl Upstream {
                 chunked: false,
             })
             .await?;
-        match response.status() {
-            http::StatusCode::OK => Ok(()),
-            status => Err(UpstreamError::NotADaemon {
+        if response.status() != http::StatusCode::OK {
+            return Err(UpstreamError::NotADaemon {
                 path: self.socket.clone(),
-                status: status.as_u16(),
-            }),
+                status: response.status().as_u16(),
+            });
         }
+        Ok(response
+            .headers()
+            .iter()
+            .filter(|(name, _)| IDENTITY_HEADERS.contains(&name.as_str()))
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?.to_owned();
+                Some((canonical_header_key(name.as_str()), value))
+            })
+            .collect())
     }
 }
+
+/// The headers dockerd's version middleware sets on every answer (lower case, as hyper
+/// names them).
+const IDENTITY_HEADERS: [&str; 4] = ["api-version", "docker-experimental", "ostype", "server"];
 
 #[cfg(test)]
 mod tests {
@@ -192,7 +208,7 @@ mod tests {
     async fn a_missing_daemon_socket_is_a_connect_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let upstream = Upstream::new(dir.path().join("absent.sock"));
-        let error = upstream.ping().await.unwrap_err();
+        let error = upstream.identity().await.unwrap_err();
         assert!(matches!(error, UpstreamError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("absent.sock"));
     }

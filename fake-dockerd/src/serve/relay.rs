@@ -90,7 +90,7 @@ pub(super) async fn dispatch(
             }
             None => json_error(404, "page not found"),
         },
-        Engine::Upstream(upstream) => {
+        Engine::Upstream(upstream, _) => {
             let template = route.map_or("", |route| route.template);
             forward(service, upstream, template, &parts, body, call, upgrade).await
         }
@@ -233,14 +233,24 @@ fn relay_stream(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(16);
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = match kind {
+        ResponseKind::Hijacked => service.with_identity(&headers),
+        _ => headers.clone(),
+    };
     tokio::spawn(async move {
         let keep_all = service.tap.is_some();
         let mut seen = first.to_vec();
         let mut client_gone = !first.is_empty() && sender.send(first).await.is_err();
         if let Some(mut rest) = rest {
             while !client_gone {
-                match rest.frame().await {
+                // A client that leaves ends the call, as the daemon's handler returns when its
+                // client is gone (`docker run -d` drops its `wait` this way); the upstream
+                // connection is dropped with `rest`.
+                let frame = tokio::select! {
+                    frame = rest.frame() => frame,
+                    () = sender.closed() => break,
+                };
+                match frame {
                     Some(Ok(frame)) => {
                         let Ok(data) = frame.into_data() else {
                             continue;
@@ -390,7 +400,7 @@ fn splice(
     daemon: OnUpgrade,
 ) -> Response<AnswerBody> {
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = service.with_identity(&headers);
     tokio::spawn(async move {
         let (client, daemon) = match tokio::join!(client, daemon) {
             (Ok(client), Ok(daemon)) => (TokioIo::new(client), TokioIo::new(daemon)),
