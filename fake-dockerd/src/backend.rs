@@ -725,7 +725,7 @@ fn go_arch() -> &'static str {
 }
 
 /// dockerd's `httputils.BoolValue`: anything but empty, `0`, `no`, `false` and `none` is true.
-fn form_bool(value: &str) -> bool {
+pub fn form_bool(value: &str) -> bool {
     !matches!(
         value.trim().to_ascii_lowercase().as_str(),
         "" | "0" | "no" | "false" | "none"

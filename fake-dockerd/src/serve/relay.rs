@@ -24,7 +24,8 @@ use crate::upstream::{ChannelBody, Outgoing, Upstream};
 use crate::{ClientRequest, ClientResponse, Profile, Refusal, ResponseKind};
 
 /// Route templates whose dockerd handler flushes while writing, so the response phase never
-/// sees their answer: log streams, stats, wait, events, and every progress stream.
+/// sees their answer: log streams, stats (unless `stream=0`), wait, events, and every
+/// progress stream.
 const FLUSHING_ROUTES: &[&str] = &[
     "/containers/{name}/logs",
     "/containers/{name}/stats",
@@ -42,6 +43,17 @@ const FLUSHING_ROUTES: &[&str] = &[
     "/plugins/{name}/push",
     "/plugins/{name}/upgrade",
 ];
+
+/// Whether dockerd's handler for `route` flushes as it writes. Stats flush only when
+/// streaming: with `stream=0` the one JSON object is buffered (captures/workflow/stats).
+fn flushes(route: &Route) -> bool {
+    match route.template {
+        "/containers/{name}/stats" => route
+            .query_value("stream")
+            .is_none_or(crate::backend::form_bool),
+        template => FLUSHING_ROUTES.contains(&template),
+    }
+}
 
 /// Route templates whose dockerd handler hijacks the connection.
 const HIJACKING_ROUTES: &[&str] = &["/containers/{name}/attach", "/exec/{name}/start"];
@@ -91,8 +103,16 @@ pub(super) async fn dispatch(
             None => json_error(404, "page not found"),
         },
         Engine::Upstream(upstream, _) => {
-            let template = route.map_or("", |route| route.template);
-            forward(service, upstream, template, &parts, body, call, upgrade).await
+            forward(
+                service,
+                upstream,
+                route.as_ref(),
+                &parts,
+                body,
+                call,
+                upgrade,
+            )
+            .await
         }
     }
 }
@@ -286,7 +306,7 @@ fn relay_stream(
 async fn forward(
     service: &Arc<Service>,
     upstream: &Upstream,
-    template: &str,
+    route: Option<&Route>,
     parts: &http::request::Parts,
     body: Bytes,
     call: ClientRequest,
@@ -333,7 +353,7 @@ async fn forward(
         service.record(&call, &seen);
         return build(seen.status, &seen.headers, whole(seen.body));
     }
-    if HIJACKING_ROUTES.contains(&template) {
+    if route.is_some_and(|route| HIJACKING_ROUTES.contains(&route.template)) {
         return relay_stream(
             service,
             call,
@@ -344,7 +364,7 @@ async fn forward(
             ResponseKind::Hijacked,
         );
     }
-    if FLUSHING_ROUTES.contains(&template) {
+    if route.is_some_and(flushes) {
         return relay_stream(
             service,
             call,
@@ -470,4 +490,40 @@ fn build(status: u16, headers: &[(String, String)], body: AnswerBody) -> Respons
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, target: &str) -> Route {
+        protocol::route::parse(method, target).unwrap()
+    }
+
+    #[test]
+    fn log_streams_and_waits_are_flushed() {
+        assert!(flushes(&route(
+            "GET",
+            "/v1.41/containers/web/logs?stdout=1"
+        )));
+        assert!(flushes(&route("POST", "/v1.41/containers/web/wait")));
+    }
+
+    #[test]
+    fn stats_are_flushed_only_when_streaming() {
+        assert!(flushes(&route("GET", "/v1.41/containers/web/stats")));
+        assert!(flushes(&route(
+            "GET",
+            "/v1.41/containers/web/stats?stream=1"
+        )));
+        assert!(!flushes(&route(
+            "GET",
+            "/v1.41/containers/web/stats?stream=0"
+        )));
+    }
+
+    #[test]
+    fn a_container_list_is_buffered() {
+        assert!(!flushes(&route("GET", "/v1.41/containers/json")));
+    }
 }
