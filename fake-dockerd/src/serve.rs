@@ -24,7 +24,7 @@ use protocol::client::PluginClient;
 use protocol::{ActivateManifest, AuthzRequest, Phase};
 use tokio::net::UnixListener;
 
-use crate::backend::{EngineIdentity, MemoryEngine};
+use crate::backend::{EngineIdentity, MemoryEngine, Reply};
 use crate::chain::{
     ActivationError, AuthzChain, BoxFuture, Denial, EndpointAnswer, PluginEndpoint,
 };
@@ -427,6 +427,17 @@ impl Service {
             .filter(|(name, _)| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
             .chain(headers.iter().cloned())
             .collect()
+    }
+
+    /// Resolves a pending answer of the in-memory engine.
+    async fn resolve(&self, container_id: &str, awaited: &crate::backend::Awaited) -> Reply {
+        match &self.engine {
+            Engine::Memory(engine) => engine.resolve(container_id, awaited).await,
+            Engine::Upstream(..) => Reply::Failed {
+                status: 500,
+                message: "fake-dockerd: a pending answer needs the in-memory engine".into(),
+            },
+        }
     }
 
     fn record(&self, call: &ClientRequest, response: &ClientResponse) {

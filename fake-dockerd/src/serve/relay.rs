@@ -19,7 +19,8 @@ use protocol::route::Route;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{denial_response, header_lines, json_error, whole, AnswerBody, Engine, Service};
-use crate::backend::Reply;
+use crate::backend::{Awaited, Reply};
+use crate::chain::BoxFuture;
 use crate::upstream::{ChannelBody, Outgoing, Upstream};
 use crate::{ClientRequest, ClientResponse, Profile, Refusal, ResponseKind};
 
@@ -127,6 +128,45 @@ async fn from_memory(
     upgrade: Option<OnUpgrade>,
 ) -> Response<AnswerBody> {
     match reply {
+        Reply::Pending {
+            container_id,
+            awaited,
+        } => {
+            let later = {
+                let service = Arc::clone(service);
+                let awaited = awaited.clone();
+                async move { service.resolve(&container_id, &awaited).await }
+            };
+            match (awaited, upgrade) {
+                (Awaited::Attach { .. }, Some(upgrade)) => {
+                    let headers = vec![(
+                        "Content-Type".into(),
+                        "application/vnd.docker.raw-stream".into(),
+                    )];
+                    let output = Box::pin(async move { later.await.into_body() });
+                    hijack_with_output(service, call, headers, upgrade, output)
+                }
+                (Awaited::Attach { .. }, None) => {
+                    let headers = [
+                        identity,
+                        vec![(
+                            "Content-Type".into(),
+                            "application/vnd.docker.raw-stream".into(),
+                        )],
+                    ]
+                    .concat();
+                    stream_later(service, call, headers, later, ResponseKind::Hijacked)
+                }
+                (Awaited::Wait { .. }, _) => {
+                    let headers = [
+                        identity,
+                        vec![("Content-Type".into(), "application/json".into())],
+                    ]
+                    .concat();
+                    stream_later(service, call, headers, later, ResponseKind::Streamed)
+                }
+            }
+        }
         Reply::Buffered(answer) => {
             let headers = [identity, answer.headers].concat();
             let seen = ClientResponse {
@@ -175,7 +215,9 @@ async fn from_memory(
             ]
             .concat();
             match upgrade {
-                Some(upgrade) => hijack_with_output(service, call, headers, upgrade, output),
+                Some(upgrade) => {
+                    hijack_with_output(service, call, headers, upgrade, Box::pin(async { output }))
+                }
                 None => relay_stream(
                     service,
                     call,
@@ -211,14 +253,16 @@ fn hijack_with_output(
     call: ClientRequest,
     mut headers: Vec<(String, String)>,
     upgrade: OnUpgrade,
-    output: Vec<u8>,
+    output: BoxFuture<'static, Vec<u8>>,
 ) -> Response<AnswerBody> {
     headers.push(("Connection".into(), "Upgrade".into()));
     headers.push(("Upgrade".into(), "tcp".into()));
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = service.with_identity(&headers);
     tokio::spawn(async move {
-        match upgrade.await {
+        let upgraded = upgrade.await;
+        let output = output.await;
+        match upgraded {
             Ok(upgraded) => {
                 let mut stream = TokioIo::new(upgraded);
                 if let Err(err) = stream.write_all(&output).await {
@@ -238,6 +282,45 @@ fn hijack_with_output(
         service.record(&call, &seen);
     });
     build(101, &headers, whole(Bytes::new()))
+}
+
+/// Sends `status` 200 and `headers` now and the body once `later` has it (a wait, an attach
+/// without upgrade); the response phase runs after, as for any flushed answer. A client
+/// that leaves first ends the wait.
+fn stream_later(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    headers: Vec<(String, String)>,
+    later: impl std::future::Future<Output = Reply> + Send + 'static,
+    kind: ResponseKind,
+) -> Response<AnswerBody> {
+    let (sender, body) = ChannelBody::channel(1);
+    let service = Arc::clone(service);
+    let seen_headers = match kind {
+        ResponseKind::Hijacked => service.with_identity(&headers),
+        _ => headers.clone(),
+    };
+    tokio::spawn(async move {
+        let reply = tokio::select! {
+            reply = later => Some(reply),
+            () = sender.closed() => None,
+        };
+        let output = reply.map(Reply::into_body).unwrap_or_default();
+        if !output.is_empty() {
+            let _ = sender.send(Bytes::from(output.clone())).await;
+        }
+        let seen = ClientResponse {
+            status: 200,
+            headers: seen_headers,
+            body: output,
+            kind,
+        };
+        if let Err(denial) = service.authorize_response(&call, &seen).await {
+            let _ = sender.send(super::late_denial_bytes(&denial)).await;
+        }
+        service.record(&call, &seen);
+    });
+    build(200, &headers, body.boxed())
 }
 
 /// Relays an answer chunk by chunk as it is produced, then runs the response phase; a deny

@@ -336,3 +336,27 @@ fn authobot_denies_a_privileged_run_with_its_reason() {
     let ps = ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a");
     assert_eq!(ps.trim(), "", "the denied container must not exist");
 }
+
+#[test]
+fn docker_run_rm_prints_the_output_and_removes_the_container() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    let out = fake.docker(&["run", "--rm", "busybox", "echo", "attached", "run"]);
+    assert_eq!(ok_stdout(&out, "docker run --rm"), "attached run\n");
+    assert_eq!(
+        ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a").trim(),
+        ""
+    );
+}
+
+#[test]
+fn docker_run_exits_with_the_simulated_exit_code() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    let out = fake.docker(&["run", "busybox", "false"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
