@@ -56,13 +56,14 @@ pub async fn run(args: Args) -> Result<(), RecordError> {
         path: args.out.clone(),
         source,
     })?;
-    let service = Service {
-        // Only consulted for routing and buffering, which a plugin-less proxy leaves alone.
-        profile: Profile::get(ProfileName::Moby2010),
-        chain: None,
-        engine: Engine::Upstream(upstream, identity),
-        tap: Some(capture_tap(file)),
-    };
+    // The profile is only consulted for routing and buffering, which a plugin-less proxy
+    // leaves to the daemon.
+    let service = Service::new(
+        Profile::get(ProfileName::Moby2010),
+        None,
+        Engine::Upstream(upstream, identity),
+        Some(capture_tap(file)),
+    );
     let listener = serve::listen(&args.listen)?;
     tracing::info!(
         socket = %args.listen.display(),

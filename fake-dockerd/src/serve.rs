@@ -110,14 +110,64 @@ pub type Tap = Arc<dyn Fn(&ClientRequest, &ClientResponse) + Send + Sync>;
 /// Everything a connection handler needs.
 pub struct Service {
     /// The daemon family whose router and middleware are reproduced.
-    pub profile: Profile,
+    profile: Profile,
     /// The plugin chain; `None` without plugins, where dockerd skips its authz middleware
     /// and leaves routing to the daemon (`record`).
-    pub chain: Option<AuthzChain>,
+    chain: Option<AuthzChain>,
     /// Who answers.
-    pub engine: Engine,
+    engine: Engine,
     /// Receives finished exchanges (whole bodies), if set.
-    pub tap: Option<Tap>,
+    tap: Option<Tap>,
+    /// Exchanges not finished yet (response phase and tap included): shutdown waits for them.
+    flights: tokio::sync::watch::Sender<usize>,
+}
+
+/// Marks an exchange as in flight until dropped.
+#[derive(Debug)]
+struct Flight(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+impl Service {
+    /// A service answering with `engine`, behind `chain` (none: no authz middleware at
+    /// all), passing finished exchanges to `tap`.
+    pub fn new(
+        profile: Profile,
+        chain: Option<AuthzChain>,
+        engine: Engine,
+        tap: Option<Tap>,
+    ) -> Service {
+        Service {
+            profile,
+            chain,
+            engine,
+            tap,
+            flights: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    fn enter(&self) -> Flight {
+        self.flights.send_modify(|n| *n += 1);
+        Flight(self.flights.clone())
+    }
+
+    /// Waits until no exchange is in flight, at most `limit`.
+    async fn drain(&self, limit: std::time::Duration) {
+        let mut flights = self.flights.subscribe();
+        if tokio::time::timeout(limit, flights.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} exchanges still in flight at shutdown",
+                *flights.borrow()
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Service {
@@ -154,12 +204,8 @@ pub async fn run(args: Args) -> Result<(), ServeError> {
         }
         None => Engine::Memory(MemoryEngine::new(engine_identity(args.profile))),
     };
-    let service = Service {
-        profile: profile.clone(),
-        chain: (!plugins.is_empty()).then(|| AuthzChain::new(profile.clone(), plugins)),
-        engine,
-        tap: None,
-    };
+    let chain = (!plugins.is_empty()).then(|| AuthzChain::new(profile.clone(), plugins));
+    let service = Service::new(profile, chain, engine, None);
     let listener = listen(&args.listen)?;
     tracing::info!(socket = %args.listen.display(), profile = %args.profile, "serving the Docker API");
     serve(
@@ -178,6 +224,9 @@ pub fn listen(path: &std::path::Path) -> Result<UnixListener, ServeError> {
     })
 }
 
+/// How long a stopping server waits for exchanges in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Accepts connections and answers them with `service` until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
@@ -188,7 +237,12 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted.map_err(ServeError::Accept)?.0,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                // Streams, hijacks and response phases still running finish (and are
+                // recorded) before the process ends.
+                service.drain(SHUTDOWN_GRACE).await;
+                return Ok(());
+            }
         };
         let service = Arc::clone(&service);
         tokio::spawn(async move {
@@ -303,6 +357,7 @@ pub fn engine_identity(profile: ProfileName) -> EngineIdentity {
 
 /// Answers one client call.
 async fn answer(service: &Arc<Service>, mut request: Request<Incoming>) -> Response<AnswerBody> {
+    let _flight = service.enter();
     let upgrade = request
         .headers()
         .contains_key(http::header::UPGRADE)

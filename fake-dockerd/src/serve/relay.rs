@@ -259,7 +259,9 @@ fn hijack_with_output(
     headers.push(("Upgrade".into(), "tcp".into()));
     let service = Arc::clone(service);
     let seen_headers = service.with_identity(&headers);
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let upgraded = upgrade.await;
         let output = output.await;
         match upgraded {
@@ -300,7 +302,9 @@ fn stream_later(
         ResponseKind::Hijacked => service.with_identity(&headers),
         _ => headers.clone(),
     };
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let reply = tokio::select! {
             reply = later => Some(reply),
             () = sender.closed() => None,
@@ -340,7 +344,9 @@ fn relay_stream(
         ResponseKind::Hijacked => service.with_identity(&headers),
         _ => headers.clone(),
     };
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let keep_all = service.tap.is_some();
         let mut seen = first.to_vec();
         let mut client_gone = !first.is_empty() && sender.send(first).await.is_err();
@@ -504,7 +510,9 @@ fn splice(
 ) -> Response<AnswerBody> {
     let service = Arc::clone(service);
     let seen_headers = service.with_identity(&headers);
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let (client, daemon) = match tokio::join!(client, daemon) {
             (Ok(client), Ok(daemon)) => (TokioIo::new(client), TokioIo::new(daemon)),
             (client, daemon) => {
