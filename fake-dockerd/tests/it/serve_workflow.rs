@@ -1,6 +1,7 @@
 //! The docker CLI workflow through `fake-dockerd serve --upstream` in front of a real
 //! dockerd 20.10 gives a plugin the messages that same daemon gave it directly
-//! (captures/workflow/), streamed and hijacked answers included.
+//! (captures/workflow/), streamed and hijacked answers included; so does the in-memory
+//! engine for the container lifecycle commands.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -101,6 +102,41 @@ fn sorted(calls: &[PluginCall]) -> Vec<PluginCall> {
     calls
 }
 
+/// Runs each command through `fake` and lists how the plugin calls it caused differ from
+/// the real daemon's recording of that command.
+fn differences(
+    fake: &FakeDockerd,
+    plugin: &RunningPlugin,
+    commands: &[&(&str, &[&str])],
+) -> Vec<String> {
+    let workflow = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow");
+    let mut failures = Vec::new();
+    for (name, args) in commands {
+        let text = std::fs::read_to_string(workflow.join(format!("{name}.jsonl"))).unwrap();
+        let recorded = read_plugin_calls(&text).unwrap();
+        let before = plugin.calls.lock().unwrap().len();
+        ok_stdout(&fake.docker(args), name);
+        // Response phases of hijacked and streamed calls may follow the client's exit.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while plugin.calls.lock().unwrap().len() - before < recorded.len()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let produced: Vec<PluginCall> = plugin.calls.lock().unwrap()[before..]
+            .iter()
+            .map(|(phase, message)| PluginCall {
+                phase: *phase,
+                message: message.clone(),
+            })
+            .collect();
+        for mismatch in compare_plugin_calls(&sorted(&recorded), &sorted(&produced)) {
+            failures.push(format!("{name}: {mismatch:?}"));
+        }
+    }
+    failures
+}
+
 #[test]
 fn the_cli_workflow_through_serve_gives_the_plugin_what_dockerd_gave_it() {
     let Some(daemon) = real_dockerd() else { return };
@@ -128,31 +164,41 @@ fn the_cli_workflow_through_serve_gives_the_plugin_what_dockerd_gave_it() {
             &host,
         ],
     );
-    let workflow = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow");
-    let mut failures = Vec::new();
-    for (name, args) in WORKFLOW {
-        let text = std::fs::read_to_string(workflow.join(format!("{name}.jsonl"))).unwrap();
-        let recorded = read_plugin_calls(&text).unwrap();
-        let before = plugin.calls.lock().unwrap().len();
-        ok_stdout(&fake.docker(args), name);
-        // Response phases of hijacked and streamed calls may follow the client's exit.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while plugin.calls.lock().unwrap().len() - before < recorded.len()
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let produced: Vec<PluginCall> = plugin.calls.lock().unwrap()[before..]
-            .iter()
-            .map(|(phase, message)| PluginCall {
-                phase: *phase,
-                message: message.clone(),
-            })
-            .collect();
-        for mismatch in compare_plugin_calls(&sorted(&recorded), &sorted(&produced)) {
-            failures.push(format!("{name}: {mismatch:?}"));
-        }
-    }
+    let failures = differences(&fake, &plugin, &WORKFLOW.iter().collect::<Vec<_>>());
     let _ = docker_at(&host, &["rm", "-f", "fd-web", "fd-run"]);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The commands whose every answer the in-memory engine shapes like dockerd (the others
+/// inspect a container first, and a record's inspection is not a real one).
+const MEMORY_WORKFLOW: &[&str] = &["run", "run-d", "stop", "start", "kill", "rm"];
+
+#[test]
+fn the_in_memory_engine_gives_the_plugin_what_dockerd_gave_it_for_container_lifecycle_commands() {
+    if !crate::serve_harness::docker_cli_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = RunningPlugin::start(dir.path(), "recorder", None);
+    let socket = dir.path().join("docker.sock");
+    let fake = FakeDockerd::start(
+        &socket,
+        &[
+            "serve",
+            "--listen",
+            socket.to_str().unwrap(),
+            "--authorization-plugin",
+            "recorder",
+            "--plugin-dir",
+            dir.path().to_str().unwrap(),
+            "--profile",
+            "moby-20.10",
+        ],
+    );
+    let commands: Vec<_> = WORKFLOW
+        .iter()
+        .filter(|(name, _)| MEMORY_WORKFLOW.contains(name))
+        .collect();
+    let failures = differences(&fake, &plugin, &commands);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
