@@ -6,6 +6,7 @@
 //! vectors, recorded ordinary workflows and generated bodies. Reports come as text, JSON or
 //! JUnit with exit codes CI can act on. Modelled on csi-sanity and h2spec.
 
+pub mod bench;
 pub mod case;
 pub mod groups;
 pub mod registry;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use conformance::report::EXIT_HARNESS;
 use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Selection, Target};
+use fake_dockerd::ProfileName;
 
 /// A conformance suite for Docker authorization plugins.
 #[derive(Debug, Parser)]
@@ -25,6 +26,8 @@ enum Command {
     Run(RunArgs),
     /// Prints every case: id, level, group, requirement and source.
     List,
+    /// Measures a plugin's throughput, latency and memory, against a reference plugin.
+    Bench(conformance::bench::BenchArgs),
 }
 
 /// Report formats.
@@ -44,9 +47,17 @@ struct RunArgs {
     /// /run/docker/plugins/<plugin-id>/NAME.sock for a managed one.
     #[arg(long)]
     plugin_socket: PathBuf,
+    /// The plugin is a managed (v2) plugin: dockerd never activates those, so
+    /// Plugin.Activate is not required (its case is skipped).
+    #[arg(long)]
+    managed: bool,
     /// The plugin name dockerd knows it by (used in messages).
     #[arg(long, default_value = "plugin")]
     plugin_name: String,
+    /// The daemon profile whose body forwarding the security vectors go through
+    /// (moby-pre-2024, moby-20.10, moby-27.1, moby-29.3), or `all`.
+    #[arg(long, default_value = "all")]
+    profile: String,
     /// Which levels to run.
     #[arg(long, value_enum, default_value_t = LevelFilter::All)]
     level: LevelFilter,
@@ -90,7 +101,17 @@ fn list() {
 async fn run_suite(args: RunArgs) -> anyhow::Result<u8> {
     let selection = Selection::new(args.level, &args.cases, &args.skips, args.claims)
         .context("reading --case/--skip")?;
+    let profiles = if args.profile == "all" {
+        ProfileName::ALL.to_vec()
+    } else {
+        vec![args
+            .profile
+            .parse::<ProfileName>()
+            .context("reading --profile")?]
+    };
     let ctx = Ctx {
+        managed: args.managed,
+        profiles,
         target: Target::new(
             args.plugin_socket,
             args.plugin_name,
@@ -102,12 +123,7 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<u8> {
     let report = run(&ctx, &all_cases(), &selection).await;
     let rendered = match args.format {
         Format::Text => report.to_text(),
-        Format::Json => {
-            let mut text = serde_json::to_string_pretty(&report.to_json())
-                .context("rendering the JSON report")?;
-            text.push('\n');
-            text
-        }
+        Format::Json => report.to_json_pretty(),
         Format::Junit => report.to_junit(),
     };
     match &args.out {
@@ -132,6 +148,7 @@ fn main() -> ExitCode {
             list();
             ExitCode::SUCCESS
         }
+        Command::Bench(args) => conformance::bench::main(args),
         Command::Run(args) => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,

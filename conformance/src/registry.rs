@@ -18,6 +18,14 @@ pub type ProbeFn = for<'a> fn(&'a Ctx) -> CheckFuture<'a>;
 pub enum Check {
     /// Hand-written exchanges (protocol and robustness).
     Probe(ProbeFn),
+    /// A client request passed through each daemon profile; the plugin must refuse it.
+    Vector(groups::security::Vector),
+    /// A recorded escape; one of its mutating request-phase calls must be refused.
+    CapturedEscape(groups::replay::Recording),
+    /// A recorded workflow whose every call must be allowed.
+    Replay(groups::replay::Recording),
+    /// Generated bodies judged by the canonicaliser.
+    Fuzz(groups::fuzz::FuzzTarget),
 }
 
 /// One case: what it requires and how it is checked.
@@ -57,6 +65,9 @@ pub fn all() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(groups::protocol::cases());
     cases.extend(groups::robustness::cases());
+    cases.extend(groups::security::cases());
+    cases.extend(groups::replay::cases());
+    cases.extend(groups::fuzz::cases());
     cases
 }
 

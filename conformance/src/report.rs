@@ -70,7 +70,7 @@ impl Report {
             plugin_socket: ctx.target.socket().display().to_string(),
             level: selection.level(),
             claims: selection.claims().iter().copied().collect(),
-            profiles: Vec::new(),
+            profiles: ctx.profiles.iter().map(|p| p.to_string()).collect(),
             harness_error: None,
             results: Vec::new(),
         }
@@ -144,10 +144,8 @@ impl Report {
         out
     }
 
-    /// The JSON report, schema version [`SCHEMA_VERSION`].
-    pub fn to_json(&self) -> serde_json::Value {
-        let cases: Vec<JsonCase<'_>> = self.results.iter().map(JsonCase::from).collect();
-        let document = JsonReport {
+    fn json_document(&self) -> JsonReport<'_> {
+        JsonReport {
             schema_version: SCHEMA_VERSION,
             suite: "authobot-conformance",
             suite_version: env!("CARGO_PKG_VERSION"),
@@ -161,9 +159,21 @@ impl Report {
             harness_error: self.harness_error.as_deref(),
             summary: self.summary(),
             exit_code: self.exit_code(),
-            cases,
-        };
-        serde_json::to_value(document).expect("the report always serializes")
+            cases: self.results.iter().map(JsonCase::from).collect(),
+        }
+    }
+
+    /// The JSON report, schema version [`SCHEMA_VERSION`], as a value.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.json_document()).expect("the report always serializes")
+    }
+
+    /// The JSON report, schema version [`SCHEMA_VERSION`], pretty-printed in schema order.
+    pub fn to_json_pretty(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.json_document())
+            .expect("the report always serializes");
+        text.push('\n');
+        text
     }
 
     /// JUnit XML: one testsuite per group, one testcase per case.
@@ -386,5 +396,81 @@ mod tests {
         let xml = report.to_junit();
         assert!(xml.contains("message=\"A &lt;requirement&gt; &amp; more.\""));
         assert!(xml.contains("expected: &lt;deny&gt;\nseen: &quot;allow&quot;"));
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use crate::case::Group;
+
+    const SCHEMA: &str = include_str!("../report.schema.json");
+
+    /// Every key of `value` is a property of `schema`, and every required one is present.
+    fn assert_keys_match(value: &serde_json::Value, schema: &serde_json::Value, at: &str) {
+        let object = value
+            .as_object()
+            .unwrap_or_else(|| panic!("{at} is not an object"));
+        let properties = schema["properties"].as_object().expect("properties");
+        for key in object.keys() {
+            assert!(
+                properties.contains_key(key),
+                "{at}.{key} is not in the schema"
+            );
+        }
+        for key in schema["required"].as_array().expect("required") {
+            let key = key.as_str().expect("a key");
+            assert!(
+                object.contains_key(key),
+                "{at}.{key} is required by the schema"
+            );
+        }
+    }
+
+    #[test]
+    fn json_report_has_exactly_the_fields_the_schema_documents() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
+        let results = [
+            Outcome::Passed,
+            Outcome::failed("deny", "allow"),
+            Outcome::skipped("n/a"),
+        ]
+        .into_iter()
+        .map(|outcome| CaseResult {
+            info: CaseInfo {
+                id: "protocol.x".into(),
+                group: Group::Protocol,
+                level: Level::Must,
+                requirement: "R.".into(),
+                source: "S".into(),
+            },
+            outcome,
+            duration: Duration::from_millis(1),
+        })
+        .collect();
+        let report = Report {
+            plugin_name: "p".into(),
+            plugin_socket: "/p.sock".into(),
+            level: LevelFilter::All,
+            claims: vec![Claim::NoHostEscape],
+            profiles: vec!["moby-20.10".into()],
+            harness_error: None,
+            results,
+        };
+        let json = report.to_json();
+        assert_keys_match(&json, &schema, "report");
+        assert_keys_match(&json["plugin"], &schema["properties"]["plugin"], "plugin");
+        assert_keys_match(
+            &json["summary"],
+            &schema["properties"]["summary"],
+            "summary",
+        );
+        for case in json["cases"].as_array().expect("cases") {
+            assert_keys_match(case, &schema["properties"]["cases"]["items"], "case");
+        }
+        assert_eq!(
+            json["schema_version"],
+            schema["properties"]["schema_version"]["const"]
+        );
     }
 }

@@ -2,15 +2,18 @@
 //!
 //! A reply only means what dockerd makes of it: a non-200 status is a plugin failure (the
 //! client gets HTTP 500 and the call does not go on), a 200 is decoded with Go's rules and
-//! a missing `Allow` is a deny. Cases judge [`Verdict`]s, never raw bytes.
+//! a missing `Allow` is a deny. Cases judge [`Verdict`]s, never raw bytes; every answer,
+//! whichever way it was sent, is judged by [`Verdict::from_reply`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::wire::{ActivateManifest, AuthzReply, AuthzRequest, Phase, ACTIVATE_PATH};
+use protocol::body::decode;
+use protocol::client::{ClientError, PluginClient};
+use protocol::wire::{ActivateManifest, AuthzReply, AuthzRequest, Phase};
 
-use crate::transport::{RawConnection, RawResponse, TransportError};
+use crate::transport::{RawConnection, TransportError};
 
 /// What dockerd does with a plugin's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +37,11 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Reads a reply the way dockerd's plugin client and authz middleware do.
+    /// Reads a reply the way dockerd's plugin client and authz middleware do, with the
+    /// protocol crate's Go-faithful decoder (`{"allow":true}` is an allow to Go).
     pub fn from_reply(status: u16, body: &[u8]) -> Verdict {
         if status != 200 {
-            let err = serde_json::from_slice::<AuthzReply>(body)
+            let err = decode::<AuthzReply>(body)
                 .map(|r| r.err)
                 .unwrap_or_default();
             let text = if err.is_empty() {
@@ -47,7 +51,7 @@ impl Verdict {
             };
             return Verdict::Failed { status, text };
         }
-        match serde_json::from_slice::<AuthzReply>(body) {
+        match decode::<AuthzReply>(body) {
             Ok(reply) if reply.allow => Verdict::Allow,
             Ok(reply) => Verdict::Deny {
                 msg: reply.msg,
@@ -90,12 +94,13 @@ pub struct Exchange {
     pub verdict: Verdict,
 }
 
-impl From<RawResponse> for Exchange {
-    fn from(response: RawResponse) -> Self {
+impl Exchange {
+    /// An answer, judged as dockerd judges it.
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
         Exchange {
-            verdict: Verdict::from_reply(response.status, &response.body),
-            status: response.status,
-            body: response.body,
+            verdict: Verdict::from_reply(status, &body),
+            status,
+            body,
         }
     }
 }
@@ -103,31 +108,31 @@ impl From<RawResponse> for Exchange {
 /// Why activation did not yield an authz plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum ActivationError {
-    /// The socket could not be reached or the call did not complete.
+    /// Nothing is at the socket path.
+    #[error("no plugin socket at {0}")]
+    NoSocket(String),
+    /// The socket refuses connections.
+    #[error("cannot connect to the plugin: {0}")]
+    Connect(#[from] TransportError),
+    /// The call failed, or dockerd would not accept the answer as a manifest.
     #[error("Plugin.Activate: {0}")]
-    Transport(#[from] TransportError),
-    /// The plugin answered with a non-200 status.
-    #[error("Plugin.Activate answered HTTP {status}: {body}")]
-    Status {
-        /// The status.
-        status: u16,
-        /// The body, lossily decoded.
-        body: String,
-    },
-    /// The manifest is not JSON dockerd can decode.
-    #[error("Plugin.Activate manifest is not decodable: {0}")]
-    Manifest(String),
+    Client(#[from] ClientError),
     /// The manifest does not list `authz` exactly.
     #[error("Plugin.Activate manifest implements {0:?}, not \"authz\"")]
     NotAuthz(Vec<String>),
 }
 
 /// The plugin under test: where it listens, its name, and how long the suite waits.
+///
+/// Ordinary calls go through `protocol::client::PluginClient` (pooled keep-alive
+/// connections, dockerd's headers); [`Target::connect`] opens a raw connection for the cases
+/// that need to own one.
 #[derive(Debug, Clone)]
 pub struct Target {
     socket: PathBuf,
     name: String,
     call_timeout: Duration,
+    client: PluginClient,
 }
 
 impl Target {
@@ -137,10 +142,13 @@ impl Target {
         name: impl Into<String>,
         call_timeout: Duration,
     ) -> Self {
+        let socket = socket.into();
+        let client = PluginClient::builder(&socket).timeout(call_timeout).build();
         Target {
-            socket: socket.into(),
+            socket,
             name: name.into(),
             call_timeout,
+            client,
         }
     }
 
@@ -166,22 +174,23 @@ impl Target {
 
     /// `POST /Plugin.Activate` with an empty body, judged as dockerd's plugin registry does.
     pub async fn activate(&self) -> Result<ActivateManifest, ActivationError> {
-        let mut connection = self.connect().await?;
-        let response = connection
-            .call(ACTIVATE_PATH, b"", self.call_timeout)
-            .await?;
-        if response.status != 200 {
-            return Err(ActivationError::Status {
-                status: response.status,
-                body: String::from_utf8_lossy(&response.body).into_owned(),
-            });
+        if !self.socket.exists() {
+            return Err(ActivationError::NoSocket(self.socket.display().to_string()));
         }
-        let manifest: ActivateManifest = serde_json::from_slice(&response.body)
-            .map_err(|e| ActivationError::Manifest(e.to_string()))?;
+        let manifest = self.client.activate().await?;
         if !manifest.implements_authz() {
             return Err(ActivationError::NotAuthz(manifest.implements));
         }
         Ok(manifest)
+    }
+
+    /// Checks that the socket exists and accepts a connection (what a managed plugin owes).
+    pub async fn reachable(&self) -> Result<(), ActivationError> {
+        if !self.socket.exists() {
+            return Err(ActivationError::NoSocket(self.socket.display().to_string()));
+        }
+        self.connect().await?;
+        Ok(())
     }
 
     /// Sends `request` in `phase` and reads the answer.
@@ -189,22 +198,23 @@ impl Target {
         &self,
         phase: Phase,
         request: &AuthzRequest,
-    ) -> Result<Exchange, TransportError> {
-        let body = serde_json::to_vec(request).expect("an AuthzRequest always serializes");
-        self.call_envelope(phase, &body).await
+    ) -> Result<Exchange, ClientError> {
+        let answer = self.client.call(phase, request).await?;
+        Ok(Exchange::new(answer.status.as_u16(), answer.body.to_vec()))
     }
 
-    /// Sends an arbitrary envelope (possibly not a valid request object) on a fresh connection.
+    /// Sends an arbitrary envelope (possibly not a valid request object) with dockerd's
+    /// headers.
     pub async fn call_envelope(
         &self,
         phase: Phase,
         envelope: &[u8],
-    ) -> Result<Exchange, TransportError> {
-        let mut connection = self.connect().await?;
-        let response = connection
-            .call(phase.path(), envelope, self.call_timeout)
+    ) -> Result<Exchange, ClientError> {
+        let (status, body) = self
+            .client
+            .post_raw(phase.path(), envelope.to_vec())
             .await?;
-        Ok(response.into())
+        Ok(Exchange::new(status.as_u16(), body.to_vec()))
     }
 
     /// Sends `request` and returns what dockerd would do, with transport failures folded into

@@ -122,21 +122,11 @@ impl RawConnection {
             .map_err(|_| TransportError::Timeout(within))?
     }
 
-    /// Waits until the plugin closes the connection (or sends anything), up to `within`;
-    /// returns whether it closed without sending a byte.
-    pub async fn closed_silently_within(
-        &mut self,
-        within: Duration,
-    ) -> Result<bool, TransportError> {
-        let mut byte = [0u8; 1];
-        match tokio::time::timeout(within, self.stream.read(&mut byte)).await {
-            Err(_) => Ok(false),
-            Ok(Ok(0)) => Ok(true),
-            Ok(Ok(_)) => Ok(false),
-            // A reset is the plugin closing hard: still closed.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(true),
-            Ok(Err(e)) => Err(e.into()),
-        }
+    /// Reads and discards whatever the plugin sends until it closes the connection or
+    /// `within` passes, whichever comes first.
+    pub async fn drain_until_closed(&mut self, within: Duration) {
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(within, self.stream.read_to_end(&mut sink)).await;
     }
 
     async fn read_line(&mut self) -> Result<String, TransportError> {

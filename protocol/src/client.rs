@@ -2,9 +2,11 @@
 //!
 //! It speaks to a plugin the way dockerd 20.10's `pkg/plugins` client does, so that harnesses
 //! (fake-dockerd, conformance) see what a real daemon would: every call is a `POST` with
-//! `Accept: application/vnd.docker.plugins.v1.2+json` and no `Content-Type`, the body is the
-//! JSON object followed by a newline (Go's `json.Encoder`), Activate has an empty body,
-//! connections are kept alive and reused, and there is no timeout unless one is asked for.
+//! `Accept: application/vnd.docker.plugins.v1.2+json`, Go's `User-Agent`, an empty `Host`
+//! (Go's `cleanHost` of the socket path), no `Content-Type` and no `Accept-Encoding`
+//! (go-connections disables compression on unix sockets); the body is the JSON object
+//! followed by a newline (Go's `json.Encoder`), Activate has an empty body, connections are
+//! kept alive and reused, and there is no timeout unless one is asked for.
 //! Replies are judged as dockerd judges them (see [`PluginAnswer::reply`]).
 
 use std::path::{Path, PathBuf};
@@ -221,6 +223,7 @@ impl PluginClient {
         let request = Request::builder()
             .method(Method::POST)
             .uri(uri)
+            .header(header::HOST, "")
             .header(header::USER_AGENT, GO_USER_AGENT)
             .header(header::ACCEPT, PLUGIN_ACCEPT)
             .header(header::CONTENT_LENGTH, body.len())

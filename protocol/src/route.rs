@@ -108,6 +108,37 @@ pub enum RouteError {
     },
 }
 
+/// Whether dockerd's handler may read form values from the request body as well as from the
+/// query, so that [`Route::query`] is not all it acts on.
+///
+/// Go's `Request.ParseForm` reads a `POST`, `PUT` or `PATCH` body with media type
+/// `application/x-www-form-urlencoded` into `r.Form` ahead of the query (so `FormValue` takes
+/// the body's value), and `FormValue` also parses `multipart/form-data` bodies, whatever the
+/// method, when nothing parsed the form before. dockerd's handlers (build's `networkmode`,
+/// `cgroupparent`, `securityopt`...) read `r.Form`. Such bodies are never forwarded to
+/// plugins, so a policy that reads query parameters must refuse these requests. Pass the
+/// `Content-Type` the plugin received.
+///
+/// Blind spot: with several `Content-Type` headers dockerd uses the first and plugins are sent
+/// only the last, so a form body can hide behind a second header; no plugin can see that.
+pub fn form_body_may_set_parameters(method: &str, content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return false;
+    };
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => matches!(method, "POST" | "PUT" | "PATCH"),
+        // `ParseMultipartForm` does not look at the method.
+        "multipart/form-data" => true,
+        _ => false,
+    }
+}
+
 /// Resolves `method` and the raw `request_uri` to the route dockerd executes, or says why
 /// dockerd would not execute it the way it parses.
 pub fn parse(method: &str, request_uri: &str) -> Result<Route, RouteError> {
@@ -757,17 +788,12 @@ fn match_from(pieces: &[Piece], text: &str, captures: &mut Vec<(&'static str, St
                 .char_indices()
                 .find(|(_, c)| !pattern.accepts(*c))
                 .map_or(text.len(), |(i, _)| i);
-            let mut ends: Vec<usize> = text[..reach]
+            let ends = text[..reach]
                 .char_indices()
                 .map(|(i, _)| i)
-                .skip(1)
                 .chain(std::iter::once(reach))
-                .collect();
-            if pattern.min_chars() == 0 {
-                ends.insert(0, 0);
-            }
-            ends.dedup();
-            for end in ends.into_iter().rev() {
+                .rev();
+            for end in ends {
                 if end == 0 && pattern.min_chars() > 0 {
                     continue;
                 }

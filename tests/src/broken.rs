@@ -1,5 +1,5 @@
 //! Broken plugins on `protocol::server` and the `AuthzPlugin` trait, each with one flaw
-//! found in real authz plugins. All but [`AllowAll`] share one reasonable policy
+//! found in real authz plugins. All but [`AllowAll`] and [`DenyAll`] share one reasonable policy
 //! ([`FlawedPolicy`]): refuse privileged containers and execs, dangerous capabilities, host
 //! paths and host namespaces; each [`Flaw`] weakens exactly one part of it.
 
@@ -23,6 +23,20 @@ impl AuthzPlugin for AllowAll {
     }
 }
 
+/// Refuses every call: safe, and useless; the replay group exists to catch it.
+#[derive(Debug, Default)]
+pub struct DenyAll;
+
+impl AuthzPlugin for DenyAll {
+    fn authz_request(&self, _: &AuthzRequest) -> AuthzReply {
+        AuthzReply::deny("every call is refused")
+    }
+
+    fn authz_response(&self, _: &AuthzRequest) -> AuthzReply {
+        AuthzReply::deny("every call is refused")
+    }
+}
+
 /// The one thing a [`FlawedPolicy`] gets wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flaw {
@@ -42,6 +56,9 @@ pub enum Flaw {
     ExecPrivilegedUnchecked,
     /// Local volume driver options (`o=bind,device=/`) are never looked at.
     VolumeBindOptionsUnchecked,
+    /// A call the policy cannot read is let through with the error in `Err` ("fail open,
+    /// but say so"); dockerd ignores `Err` on HTTP 200 and runs the call.
+    FailOpenWithErr,
     /// The Activate manifest says `AuthZ`, which dockerd does not take for `authz`.
     WrongImplements,
 }
@@ -135,42 +152,64 @@ impl FlawedPolicy {
         None
     }
 
-    fn decide(&self, request: &AuthzRequest) -> Option<String> {
-        let endpoint = match self.endpoint(request) {
-            Ok(endpoint) => endpoint,
-            Err(e) => return Some(e),
-        };
+    /// `Ok` to allow; why not otherwise.
+    fn decide(&self, request: &AuthzRequest) -> Result<(), Refusal> {
+        let endpoint = self.endpoint(request).map_err(Refusal::Unreadable)?;
         let body = &request.request_body;
+        let dangerous =
+            |reason: Option<String>| reason.map_or(Ok(()), |r| Err(Refusal::Dangerous(r)));
+        let unreadable = |e: &dyn std::fmt::Display| Refusal::Unreadable(e.to_string());
         match endpoint {
-            Endpoint::Other => None,
-            Endpoint::Create if body.is_empty() && self.has(Flaw::EmptyBodyCreateAllowed) => None,
-            Endpoint::Exec if self.has(Flaw::ExecPrivilegedUnchecked) => None,
-            Endpoint::VolumeCreate if self.has(Flaw::VolumeBindOptionsUnchecked) => None,
-            _ if body.is_empty() => Some("the daemon did not forward the body".into()),
-            Endpoint::Create => match self.read_create(body) {
-                Ok(host) => self.judge_host_config(&host),
-                Err(e) => Some(e),
-            },
-            Endpoint::Exec => match decode::<ExecCreate>(body) {
-                Ok(exec) if exec.privileged => Some("privileged exec is not allowed".into()),
-                Ok(_) => None,
-                Err(e) => Some(e.to_string()),
-            },
-            Endpoint::VolumeCreate => match decode::<VolumeCreate>(body) {
-                Ok(volume) => volume
-                    .host_path()
-                    .map(|path| format!("volume bound to host path {path} is not allowed")),
-                Err(e) => Some(e.to_string()),
-            },
+            Endpoint::Other => Ok(()),
+            Endpoint::Create if body.is_empty() && self.has(Flaw::EmptyBodyCreateAllowed) => Ok(()),
+            Endpoint::Exec if self.has(Flaw::ExecPrivilegedUnchecked) => Ok(()),
+            Endpoint::VolumeCreate if self.has(Flaw::VolumeBindOptionsUnchecked) => Ok(()),
+            _ if body.is_empty() => Err(Refusal::Unreadable(
+                "the daemon did not forward the body".into(),
+            )),
+            Endpoint::Create => {
+                let host = self.read_create(body).map_err(|e| unreadable(&e))?;
+                dangerous(self.judge_host_config(&host))
+            }
+            Endpoint::Exec => {
+                let exec = decode::<ExecCreate>(body).map_err(|e| unreadable(&e))?;
+                dangerous(
+                    exec.privileged
+                        .then(|| "privileged exec is not allowed".to_owned()),
+                )
+            }
+            Endpoint::VolumeCreate => {
+                let volume = decode::<VolumeCreate>(body).map_err(|e| unreadable(&e))?;
+                dangerous(
+                    volume
+                        .host_path()
+                        .map(|path| format!("volume bound to host path {path} is not allowed")),
+                )
+            }
         }
     }
+}
+
+/// Why a [`FlawedPolicy`] does not allow a call.
+enum Refusal {
+    /// The call asks for something the policy forbids.
+    Dangerous(String),
+    /// The policy could not read the call.
+    Unreadable(String),
 }
 
 impl AuthzPlugin for FlawedPolicy {
     fn authz_request(&self, request: &AuthzRequest) -> AuthzReply {
         match self.decide(request) {
-            None => AuthzReply::allow(),
-            Some(reason) => AuthzReply::deny(reason),
+            Ok(()) => AuthzReply::allow(),
+            Err(Refusal::Unreadable(error)) if self.has(Flaw::FailOpenWithErr) => AuthzReply {
+                allow: true,
+                msg: String::new(),
+                err: error,
+            },
+            Err(Refusal::Dangerous(reason) | Refusal::Unreadable(reason)) => {
+                AuthzReply::deny(reason)
+            }
         }
     }
 

@@ -1,7 +1,10 @@
 //! The case groups, one module each, and the small exchanges several groups share.
 
+pub mod fuzz;
 pub mod protocol;
+pub mod replay;
 pub mod robustness;
+pub mod security;
 
 use std::collections::BTreeMap;
 

@@ -63,7 +63,7 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "robustness.deep-nesting.answered",
-            "Envelopes and bodies nested 100000 levels deep are answered without a crash, not allowed, and the plugin keeps serving.",
+            "Envelopes and bodies nested 100000 levels deep are answered without a crash, and the plugin keeps serving.",
             "stack exhaustion in recursive JSON readers; Go's encoding/json stops at depth 10000",
             deep_nesting_answered,
         ),
@@ -241,12 +241,8 @@ fn deep_nesting_answered(ctx: &Ctx) -> CheckFuture<'_> {
             in_envelope.into_bytes(),
         ];
         for envelope in &envelopes {
-            match ctx.target.call_envelope(Phase::Request, envelope).await {
-                Ok(exchange) if exchange.verdict.allows() => {
-                    return Outcome::failed(NOT_ALLOWED, "allow for a 100000-deep value")
-                }
-                Ok(_) => {}
-                Err(e) => return Outcome::failed("an answer", e.to_string()),
+            if let Err(e) = ctx.target.call_envelope(Phase::Request, envelope).await {
+                return Outcome::failed("an answer (any verdict)", e.to_string());
             }
         }
         serving_outcome(ctx).await
@@ -337,8 +333,8 @@ fn garbage_keeps_serving(ctx: &Ctx) -> CheckFuture<'_> {
             let _ = connection
                 .send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n\0\0\0")
                 .await;
-            let _ = connection
-                .closed_silently_within(Duration::from_millis(500))
+            connection
+                .drain_until_closed(Duration::from_millis(500))
                 .await;
         }
         serving_outcome(ctx).await

@@ -148,6 +148,20 @@ async fn calls_carry_no_content_type_like_dockerd() {
 }
 
 #[tokio::test]
+async fn calls_carry_gos_user_agent_an_empty_host_and_no_compression() {
+    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
+    let client = PluginClient::new(&plugin.socket);
+    client
+        .call(Phase::Request, &create_request())
+        .await
+        .unwrap();
+    let seen = &plugin.seen()[0];
+    assert_eq!(seen.header("user-agent"), Some("Go-http-client/1.1"));
+    assert_eq!(seen.header("host"), Some(""));
+    assert_eq!(seen.header("accept-encoding"), None);
+}
+
+#[tokio::test]
 async fn request_phase_posts_the_request_object_with_a_trailing_newline() {
     let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
     let request = create_request();
@@ -312,4 +326,69 @@ async fn missing_socket_is_a_transport_error() {
     let client = PluginClient::new(dir.path().join("absent.sock"));
     let error = client.activate().await.unwrap_err();
     assert!(matches!(error, ClientError::Transport { .. }), "{error}");
+}
+
+/// A plugin that allows only `GET` calls, to tell the two phases' answers apart.
+struct GetOnly;
+
+impl protocol::AuthzPlugin for GetOnly {
+    fn authz_request(&self, request: &AuthzRequest) -> AuthzReply {
+        if request.request_method == "GET" {
+            AuthzReply::allow()
+        } else {
+            AuthzReply::deny("only GET")
+        }
+    }
+
+    fn authz_response(&self, _request: &AuthzRequest) -> AuthzReply {
+        AuthzReply::allow()
+    }
+}
+
+#[tokio::test]
+async fn talks_to_the_crate_plugin_server_like_dockerd() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("getonly.sock");
+    let listener = protocol::server::bind_unix(&socket).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(protocol::server::serve(
+        listener,
+        Arc::new(GetOnly),
+        protocol::server::ServerConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let client = PluginClient::new(&socket);
+    assert!(client.activate().await.unwrap().implements_authz());
+    let denied = client
+        .call(Phase::Request, &create_request())
+        .await
+        .unwrap();
+    assert_eq!(denied.reply.unwrap(), AuthzReply::deny("only GET"));
+    let list = AuthzRequest {
+        request_method: "GET".into(),
+        request_uri: "/containers/json".into(),
+        ..AuthzRequest::default()
+    };
+    assert!(
+        client
+            .call(Phase::Request, &list)
+            .await
+            .unwrap()
+            .reply
+            .unwrap()
+            .allow
+    );
+    assert!(
+        client
+            .call(Phase::Response, &list)
+            .await
+            .unwrap()
+            .reply
+            .unwrap()
+            .allow
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }

@@ -134,3 +134,30 @@ fn long_greedy_names_parse_without_blowing_up() {
     let route = route::parse("POST", &target).unwrap();
     assert_eq!(route.param("name").map(str::len), Some(name.len() + 1));
 }
+
+#[test]
+fn form_encoded_post_bodies_may_set_parameters() {
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+        "multipart/form-data; boundary=x",
+    ] {
+        assert!(
+            route::form_body_may_set_parameters("POST", Some(content_type)),
+            "{content_type}"
+        );
+    }
+}
+
+#[test]
+fn other_bodies_and_methods_do_not_set_parameters() {
+    assert!(!route::form_body_may_set_parameters(
+        "POST",
+        Some("application/x-tar")
+    ));
+    assert!(!route::form_body_may_set_parameters("POST", None));
+    assert!(!route::form_body_may_set_parameters(
+        "GET",
+        Some("application/x-www-form-urlencoded")
+    ));
+}

@@ -1,10 +1,14 @@
 //! Starts a plugin on a socket in a temporary directory and runs the suite against it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Outcome, Report, Selection, Target};
+use fake_dockerd::ProfileName;
 use integration_tests::raw::{self, TransportFlaw};
+use protocol::server::{self, ServerConfig};
+use protocol::AuthzPlugin;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
@@ -27,6 +31,27 @@ fn temp_socket() -> (tempfile::TempDir, PathBuf) {
     (dir, socket)
 }
 
+/// Starts `plugin` on `protocol::server` with its default limits.
+pub fn start(plugin: impl AuthzPlugin) -> RunningPlugin {
+    let (dir, socket) = temp_socket();
+    let listener = server::bind_unix(&socket).expect("bind the plugin socket");
+    let plugin: Arc<dyn AuthzPlugin> = Arc::new(plugin);
+    let task = tokio::spawn(async move {
+        let _ = server::serve(
+            listener,
+            plugin,
+            ServerConfig::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    RunningPlugin {
+        socket,
+        _dir: dir,
+        task,
+    }
+}
+
 /// Starts a plugin whose flaw is in its transport.
 pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
     let (dir, socket) = temp_socket();
@@ -41,11 +66,28 @@ pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
 
 /// Runs the cases matching `patterns` against the plugin on `socket`.
 pub async fn run_suite(socket: &std::path::Path, claims: &[Claim], patterns: &[&str]) -> Report {
+    run_with(socket, false, claims, patterns).await
+}
+
+/// Runs the cases matching `patterns` against the plugin on `socket` as a managed plugin.
+pub async fn run_managed_suite(socket: &std::path::Path, patterns: &[&str]) -> Report {
+    run_with(socket, true, &[], patterns).await
+}
+
+async fn run_with(
+    socket: &std::path::Path,
+    managed: bool,
+    claims: &[Claim],
+    patterns: &[&str],
+) -> Report {
     let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
     let selection = Selection::new(LevelFilter::All, &patterns, &[], claims.iter().copied())
         .expect("valid patterns");
     let ctx = Ctx {
-        target: Target::new(socket, "under-test", Duration::from_secs(5)),
+        managed,
+        profiles: ProfileName::ALL.to_vec(),
+        // Generous: debug builds on a loaded CI machine take seconds over 4 MiB bodies.
+        target: Target::new(socket, "under-test", Duration::from_secs(20)),
         latency_bound: Duration::from_secs(1),
         fuzz_cases: 64,
     };

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `make bench`: authobot against the do-nothing reference plugin (protocol's allow_all
+# example, same server stack), every mix measured in one run each, then the in-process
+# decision benchmark. Starts fresh plugins per mix (so peak memory is that mix's own) and
+# stops them by PID on exit.
+#
+# Knobs (environment): BENCH_MIXES ("workflow create ownership"), BENCH_DURATION (10 s),
+# BENCH_WARMUP (2 s), BENCH_CONNECTIONS (8), BENCH_OWNED (100000), BENCH_FORMAT (text|json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mixes=${BENCH_MIXES:-workflow create ownership}
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-2}
+connections=${BENCH_CONNECTIONS:-8}
+owned=${BENCH_OWNED:-100000}
+format=${BENCH_FORMAT:-text}
+target_dir=${CARGO_TARGET_DIR:-target}
+
+cargo build --release -p authz-protocol --example allow_all
+cargo build --release -p authobot -p conformance --bins
+release="$target_dir/release"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/authobot-bench.XXXXXX")
+pids=()
+stop_plugins() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+cleanup() {
+    stop_plugins
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_for_socket() {
+    local socket=$1 pid=$2 tries=0
+    until [ -S "$socket" ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "bench: the plugin for $socket exited early" >&2
+            return 1
+        fi
+        tries=$((tries + 1))
+        if [ "$tries" -gt 200 ]; then
+            echo "bench: $socket did not appear within 20 s" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+start_plugins() {
+    local run=$1
+    mkdir -p "$run/state"
+    "$release/examples/allow_all" --socket "$run/reference.sock" 2>"$run/reference.log" &
+    pids+=($!)
+    wait_for_socket "$run/reference.sock" $!
+    local state_flag=()
+    if "$release/authobot" serve --help | grep -q -- '--state-dir'; then
+        state_flag=(--state-dir "$run/state")
+    fi
+    "$release/authobot" serve --socket "$run/authobot.sock" "${state_flag[@]}" \
+        --audit-log "$run/audit.jsonl" 2>"$run/authobot.log" &
+    pids+=($!)
+    wait_for_socket "$run/authobot.sock" $!
+}
+
+echo "load before the run: $(uptime)"
+status=0
+for mix in $mixes; do
+    run="$tmp/$mix"
+    mkdir -p "$run"
+    start_plugins "$run"
+    echo
+    echo "== $mix: authobot vs allow_all"
+    "$release/conformance" bench --mix "$mix" \
+        --plugin-socket "$run/authobot.sock" --reference-socket "$run/reference.sock" \
+        --connections "$connections" --duration "$duration" --warmup "$warmup" \
+        --owned "$owned" --format "$format" || status=$?
+    stop_plugins
+done
+echo "load after the run: $(uptime)"
+
+echo
+if [ -f authobot/benches/decide.rs ]; then
+    echo "== in-process decision (cargo bench -p authobot --bench decide)"
+    cargo bench -p authobot --bench decide || status=$?
+else
+    echo "== in-process decision: skipped, authobot/benches/decide.rs is not in this tree"
+fi
+exit "$status"
