@@ -114,8 +114,9 @@ fn media_type(request: &AuthzRequest) -> Option<String> {
     })
 }
 
-/// dockerd's `ParseForm` reads a form-encoded body into the same values as the query, so a
-/// `networkmode=host` there is invisible to a plugin that only sees the URI.
+/// Go's `r.FormValue`, which dockerd's handlers use for query parameters, also reads a
+/// form-encoded body, and a `networkmode=host` there would be invisible to a plugin that only
+/// sees the URI. No Docker client sends one, so it is refused outright.
 fn form_body(profile: &Profile, request: &AuthzRequest, log: &mut FieldLog) -> Result<(), Refusal> {
     let media = media_type(request);
     log.read("RequestHeaders.Content-Type", &media);

@@ -7,7 +7,7 @@
 //! unreadable input, socket or startup failure).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -66,7 +66,8 @@ enum Command {
     },
     /// Decide one AuthZReq message (JSON, as dockerd sends it) and show why.
     ///
-    /// Prints the decision, the rule and the canonical fields read. Exit 0 if allowed,
+    /// The input is a bare message or one line of a plugin-side capture
+    /// (`{"phase":"Request","message":{...}}`, as in captures/). Prints the decision, the rule and the canonical fields read. Exit 0 if allowed,
     /// 1 if denied.
     Explain {
         /// The message file, or `-` for stdin.
@@ -138,6 +139,7 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
         .with_writer(io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -224,10 +226,10 @@ fn explain(
             .and_then(|mut f| f.read_to_string(&mut text))
             .with_context(|| format!("cannot read {}", input.display()))?;
     }
-    let request: AuthzRequest = serde_json::from_str(&text).context(
+    let (request, recorded_response) = read_message(&text).context(
         "the input is not an AuthZReq message (JSON with RequestMethod, RequestUri, ...)",
     )?;
-    let decision = if response {
+    let decision = if response || recorded_response {
         decide_response(&policy, &request)
     } else {
         decide(&policy, &request)
@@ -244,6 +246,19 @@ fn explain(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Reads a bare message, or a line of a plugin-side capture (`{"phase":..,"message":..}`),
+/// returning whether the capture recorded it in the response phase.
+fn read_message(text: &str) -> serde_json::Result<(AuthzRequest, bool)> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    match (value.get("phase"), value.get("message")) {
+        (Some(phase), Some(message)) => Ok((
+            serde_json::from_value(message.clone())?,
+            phase == "Response",
+        )),
+        _ => Ok((serde_json::from_value(value)?, false)),
+    }
 }
 
 fn open_audit(path: Option<&Path>) -> Result<AuditLog> {

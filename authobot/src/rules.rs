@@ -66,7 +66,7 @@ pub const NO_CHECKPOINT_DIR: &str = "no-checkpoint-dir";
 /// Every built-in rule, in the order the README documents them.
 pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: ROUTE_UNPARSEABLE, summary: "the request target does not route the way it parses (bad encoding, unknown route): dockerd might execute something other than what the policy matched" },
-    RuleInfo { id: NO_FORM_BODY, summary: "a form-encoded body: dockerd merges its fields into the query parameters (networkmode, checkpoint-dir, ...) but the daemon never forwards it to plugins" },
+    RuleInfo { id: NO_FORM_BODY, summary: "a form-encoded body: Go's r.FormValue would read its fields (networkmode, checkpoint-dir, ...) like query parameters, and the daemon never forwards it to plugins; no Docker client sends one" },
     RuleInfo { id: BODY_NOT_FORWARDED, summary: "a body-carrying endpoint whose body did not reach the plugin (chunked: CVE-2024-41110; 1 MiB or more: CVE-2026-34040), while the daemon still acts on it" },
     RuleInfo { id: BODY_UNREADABLE, summary: "a body that is not what dockerd would decode for that endpoint" },
     RuleInfo { id: NO_PROFILE, summary: "the caller (TLS user, or anonymous on the unix socket) has no profile in the policy" },

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod capture;
 pub mod chain;
+pub mod chain_client;
 pub mod fidelity;
 pub mod profile;
 pub mod profile_go;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod record_plugin_cmd;
+mod replay_cmd;
 
 /// dockerd's side of the Docker authorization plugin protocol, version by version.
 #[derive(Debug, Parser)]
@@ -17,6 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     RecordPlugin(record_plugin_cmd::Args),
+    Replay(replay_cmd::Args),
 }
 
 #[tokio::main]
@@ -32,6 +34,7 @@ async fn main() -> ExitCode {
         Command::RecordPlugin(args) => record_plugin_cmd::run(args)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Replay(args) => replay_cmd::run(args).await,
     };
     result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");

@@ -93,6 +93,8 @@ create("network host endpoint", "no-host-namespaces", '"HostConfig":{},"Networki
 create("pid host", "no-host-namespaces", '"HostConfig":{"PidMode":"host"}')
 create("pid host top-level", "no-host-namespaces", '"pidmode":"host"')
 create("pid container", "no-host-namespaces", '"HostConfig":{"PidMode":"container:admin-box"}')
+create("network of another container", "no-host-namespaces", '"HostConfig":{"NetworkMode":"container:admin-box"}')
+create("ipc of another container", "no-host-namespaces", '"HostConfig":{"IpcMode":"container:admin-box"}')
 create("ipc host", "no-host-namespaces", '"HostConfig":{"IpcMode":"host"}')
 create("uts host", "no-host-namespaces", '"HostConfig":{"UTSMode":"host"}')
 create("userns host", "no-host-namespaces", '"HostConfig":{"usernsmode":"host"}')

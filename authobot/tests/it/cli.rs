@@ -205,3 +205,19 @@ fn serve_reloads_a_valid_policy_on_sighup_and_keeps_the_old_one_when_invalid() {
         .lines()
         .all(|l| l.contains("\"route\":\"/containers/json\"")));
 }
+
+#[test]
+fn explain_accepts_a_line_of_a_plugin_side_capture() {
+    let capture = crate_path("../captures/escapes/privileged.jsonl");
+    let text = std::fs::read_to_string(capture).unwrap();
+    let create = text
+        .lines()
+        .find(|l| l.contains("\"Request\"") && l.contains("/containers/create"))
+        .expect("the capture holds the create");
+    authobot()
+        .arg("explain")
+        .write_stdin(create)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("rule:     no-privileged"));
+}

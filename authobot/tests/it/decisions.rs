@@ -281,3 +281,36 @@ fn explain_json_of_an_allowed_create_snapshot() {
     );
     insta::assert_snapshot!(explain::to_json(&decision));
 }
+
+/// See: https://nvd.nist.gov/vuln/detail/CVE-2024-41110 — a chunked body reached plugins
+/// empty while the daemon created the container it described.
+#[test]
+fn cve_2024_41110_chunked_create_without_a_forwarded_body_is_denied() {
+    let mut create = request("POST", CREATE, None);
+    create
+        .request_headers
+        .insert("Content-Type".into(), "application/json".into());
+    let decision = decide(&Policy::embedded_default(), &create);
+    assert_eq!(decision.rule, "body-not-forwarded");
+    assert!(
+        decision.message.contains("CVE-2024-41110"),
+        "{}",
+        decision.message
+    );
+}
+
+/// CVE-2026-34040: dockerd 20.10 forwards no body of 1 MiB or more, yet acts on it.
+#[test]
+fn cve_2026_34040_create_body_of_one_mib_arrives_empty_and_is_denied() {
+    let mut create = request("POST", CREATE, None);
+    create
+        .request_headers
+        .insert("Content-Length".into(), (1u64 << 20).to_string());
+    let decision = decide(&Policy::embedded_default(), &create);
+    assert_eq!(decision.rule, "body-not-forwarded");
+    assert!(
+        decision.message.contains("Content-Length is 1048576"),
+        "{}",
+        decision.message
+    );
+}
