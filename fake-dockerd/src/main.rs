@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod record_plugin_cmd;
 mod replay_cmd;
+mod serve_cmd;
 
 /// dockerd's side of the Docker authorization plugin protocol, version by version.
 #[derive(Debug, Parser)]
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     RecordPlugin(record_plugin_cmd::Args),
     Replay(replay_cmd::Args),
+    Serve(fake_dockerd::serve::Args),
+    Record(fake_dockerd::record::Args),
 }
 
 #[tokio::main]
@@ -35,6 +38,8 @@ async fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Replay(args) => replay_cmd::run(args).await,
+        Command::Serve(args) => serve_cmd::serve(args).await,
+        Command::Record(args) => serve_cmd::record(args).await,
     };
     result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");
