@@ -81,7 +81,7 @@ scenario_ownership_tls() {
   TLS_WORK="$E2E_WORK/tls"
   TLS_PLUGIN="authobot-tls-$$"
   mkdir -p "$TLS_WORK" "$E2E_WORK/log"
-  export TLS_WORK TLS_PLUGIN TLS_PORT
+  export TLS_WORK TLS_PLUGIN
   local started=$SECONDS
   if ! tls_make_certs alice bob carol; then
     fail ownership-tls-setup "openssl could not make the certificates: $(tail -n 3 "$TLS_WORK/openssl.log")"
