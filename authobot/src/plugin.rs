@@ -2,7 +2,8 @@
 //! swapped atomically (SIGHUP), an audit log and the ownership record, to which the changes
 //! learned in the response phase are committed before the daemon gets its answer.
 
-use std::sync::{Arc, Mutex};
+use std::cell::Cell;
+use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -13,9 +14,10 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::decide::decide;
 use crate::decide::decide_with;
 use crate::decision::Decision;
+use crate::ownership::commit::Unrecorded;
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::store::Store;
-use crate::ownership::OwnershipView;
+use crate::ownership::{Lookup, ObjectKind, Owned, Owner, OwnershipView, StoreError};
 use crate::policy::Policy;
 use crate::response::{decide_response, learn_response};
 
@@ -25,8 +27,6 @@ pub struct Authobot {
     policy: ArcSwap<Policy>,
     audit: AuditLog,
     owners: Option<Store>,
-    /// Makes each response's read-then-commit of ownership atomic.
-    learning: Mutex<()>,
 }
 
 impl Authobot {
@@ -36,7 +36,6 @@ impl Authobot {
             policy: ArcSwap::from_pointee(policy),
             audit,
             owners: None,
-            learning: Mutex::new(()),
         }
     }
 
@@ -69,7 +68,7 @@ impl Authobot {
         let decision: Decision = match (phase, &self.owners) {
             (Phase::Request, Some(store)) => decide_with(&policy, request, store),
             (Phase::Request, None) => decide(&policy, request),
-            (Phase::Response, Some(store)) => self.learn(&policy, request, store),
+            (Phase::Response, Some(store)) => learn(&self.policy.load_full(), request, store),
             (Phase::Response, None) => decide_response(&policy, request),
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -84,25 +83,66 @@ impl Authobot {
     }
 }
 
-impl Authobot {
-    /// Learns from a response and commits what it learned (fsynced) before answering.
-    fn learn(&self, policy: &Policy, request: &AuthzRequest, store: &Store) -> Decision {
-        let _serialised = self.learning.lock().unwrap_or_else(|e| e.into_inner());
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let now = u64::try_from(now).unwrap_or_default();
-        let (decision, changes) = learn_response(policy, request, store as &dyn OwnershipView, now);
-        match commit_off_the_async_workers(|| store.apply(&changes)) {
-            Ok(()) => decision,
-            Err(e) => {
-                tracing::error!(error = %e, "ownership change not recorded");
-                Decision::deny(
-                    OWNERSHIP_STORE,
-                    "recording who owns the object this call touched",
-                    &format!("the ownership record cannot be written ({e}); only admins can reach the object until it is recorded"),
-                    decision.fields,
-                )
-            }
+/// Learns from a response and commits what it learned (fsynced) before answering; a
+/// response that cannot teach anything whatever is recorded skips the commit queue.
+fn learn(policy: &Arc<Policy>, request: &AuthzRequest, store: &Store) -> Decision {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now = u64::try_from(now).unwrap_or_default();
+    let probe = Probe::new(store);
+    let (decision, changes) = learn_response(policy, request, &probe, now);
+    if changes.is_empty() && !probe.consulted.get() {
+        return decision;
+    }
+    let policy = Arc::clone(policy);
+    let request = request.clone();
+    let learned = commit_off_the_async_workers(|| {
+        store.learn(move |view| learn_response(&policy, &request, view, now))
+    });
+    match learned {
+        Ok(decision) => decision,
+        Err(Unrecorded { learned, error }) => {
+            tracing::error!(error = %error, "ownership change not recorded");
+            let fields = learned.map(|d| d.fields).unwrap_or(decision.fields);
+            Decision::deny(
+                OWNERSHIP_STORE,
+                "recording who owns the object this call touched",
+                &format!("the ownership record cannot be written ({error}); only admins can reach the object until it is recorded"),
+                fields,
+            )
         }
+    }
+}
+
+/// The committed record, noting whether a learn consulted it: a learn that neither read
+/// it nor changed anything answers the same whatever the record holds.
+struct Probe<'s> {
+    store: &'s Store,
+    consulted: Cell<bool>,
+}
+
+impl<'s> Probe<'s> {
+    fn new(store: &'s Store) -> Probe<'s> {
+        Probe {
+            store,
+            consulted: Cell::new(false),
+        }
+    }
+}
+
+impl OwnershipView for Probe<'_> {
+    fn lookup(&self, kind: ObjectKind, reference: &str) -> Result<Lookup, StoreError> {
+        self.consulted.set(true);
+        self.store.lookup(kind, reference)
+    }
+
+    fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError> {
+        self.consulted.set(true);
+        self.store.networks_named(name)
+    }
+
+    fn containers_owned(&self, owner: &Owner) -> Result<u64, StoreError> {
+        self.consulted.set(true);
+        self.store.containers_owned(owner)
     }
 }
 

@@ -7,6 +7,7 @@
 //! an [`OwnershipView`] handed to them and return decisions or [`Change`]s; the plugin wrapper
 //! applies the changes to the on-disk [`store::Store`] before the daemon gets its answer.
 
+pub mod commit;
 pub mod config;
 pub mod enforce;
 pub mod learn;

@@ -2,17 +2,20 @@
 //!
 //! redb is ACID with copy-on-write pages and an fsync on every commit, so a plugin killed at
 //! any moment reopens at its last committed transaction; the plugin commits each learned
-//! change before it answers the daemon's `AuthZRes`. Nothing is cached in memory beyond
-//! redb's own small page cache: lookups read the ordered tables, and an id prefix is a range
-//! scan over the keys that start with it.
+//! change before it answers the daemon's `AuthZRes` ([`Store::learn`], group-committed by
+//! [`super::commit`]). Nothing is cached in memory beyond redb's own small page cache:
+//! lookups read the ordered tables, and an id prefix is a range scan over the keys that
+//! start with it.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
+use super::commit::{Committer, Unrecorded};
 use super::{Change, Lookup, ObjectKind, Owned, Owner, OwnershipView, StoreError};
 
 /// Objects by kind tag and full id (`c/<id>`): the owner and name, encoded by [`encode`].
@@ -33,8 +36,9 @@ const CACHE_BYTES: usize = 4 << 20;
 /// The ownership record, open for reading and writing.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
+    committer: Committer,
 }
 
 fn db_error(e: impl std::fmt::Display) -> StoreError {
@@ -100,9 +104,16 @@ impl Store {
         txn.open_table(COUNTS).map_err(db_error)?;
         txn.open_table(EXECS_OF).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
+        Store::with_committer(db, path.to_owned())
+    }
+
+    fn with_committer(db: Database, path: PathBuf) -> Result<Store, StoreError> {
+        let db = Arc::new(db);
+        let committer = Committer::start(Arc::clone(&db))?;
         Ok(Store {
             db,
-            path: path.to_owned(),
+            path,
+            committer,
         })
     }
 
@@ -118,7 +129,7 @@ impl Store {
             )));
         }
         match Database::builder().set_cache_size(CACHE_BYTES).open(&path) {
-            Ok(db) => Ok(Store { db, path }),
+            Ok(db) => Store::with_committer(db, path),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 let copy = std::env::temp_dir().join(format!(
                     "authobot-snapshot-{}-{DATABASE_FILE}",
@@ -146,20 +157,18 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write().map_err(db_error)?;
-        txn.set_durability(Durability::Immediate);
-        {
-            let mut tables = Tables {
-                objects: txn.open_table(OBJECTS).map_err(db_error)?,
-                names: txn.open_table(NAMES).map_err(db_error)?,
-                counts: txn.open_table(COUNTS).map_err(db_error)?,
-                execs_of: txn.open_table(EXECS_OF).map_err(db_error)?,
-            };
-            for change in changes {
-                tables.apply(change)?;
-            }
-        }
-        txn.commit().map_err(db_error)
+        let changes = changes.to_vec();
+        self.learn(move |_| ((), changes)).map_err(|e| e.error)
+    }
+
+    /// Runs `learn` against the record as every earlier learn left it and applies the
+    /// changes it returns; they are durable (fsynced) when this returns `Ok`. Concurrent
+    /// calls are computed one after another and share one transaction and one fsync.
+    pub fn learn<T: Send + 'static>(
+        &self,
+        learn: impl FnOnce(&dyn OwnershipView) -> (T, Vec<Change>) + Send + 'static,
+    ) -> Result<T, Unrecorded<T>> {
+        self.committer.learn(learn)
     }
 
     /// Every object of `kind`, in id order (for tests and inspection tools).
@@ -180,14 +189,25 @@ impl Store {
 }
 
 /// The tables of one write transaction.
-struct Tables<'t> {
+pub(super) struct Tables<'t> {
     objects: redb::Table<'t, &'static str, &'static [u8]>,
     names: redb::Table<'t, &'static str, ()>,
     counts: redb::Table<'t, &'static str, u64>,
     execs_of: redb::Table<'t, &'static str, ()>,
 }
 
-impl Tables<'_> {
+impl<'t> Tables<'t> {
+    /// Opens the tables of `txn`, durable once committed.
+    pub(super) fn open(txn: &'t mut redb::WriteTransaction) -> Result<Tables<'t>, StoreError> {
+        txn.set_durability(Durability::Immediate);
+        Ok(Tables {
+            objects: txn.open_table(OBJECTS).map_err(db_error)?,
+            names: txn.open_table(NAMES).map_err(db_error)?,
+            counts: txn.open_table(COUNTS).map_err(db_error)?,
+            execs_of: txn.open_table(EXECS_OF).map_err(db_error)?,
+        })
+    }
+
     fn get(&self, kind: ObjectKind, id: &str) -> Result<Option<Owned>, StoreError> {
         let key = object_key(kind, id);
         let found = self.objects.get(key.as_str()).map_err(db_error)?;
@@ -215,7 +235,8 @@ impl Tables<'_> {
         matches!(kind, ObjectKind::Container | ObjectKind::Network)
     }
 
-    fn apply(&mut self, change: &Change) -> Result<(), StoreError> {
+    /// Applies one change (within the transaction; durable once it commits).
+    pub(super) fn apply(&mut self, change: &Change) -> Result<(), StoreError> {
         match change {
             Change::Own { kind, owned } => {
                 self.forget(*kind, &owned.id)?;
@@ -397,58 +418,99 @@ fn one_of(mut found: Vec<Owned>) -> Lookup {
     }
 }
 
+/// dockerd's resolution of `reference` among objects of `kind`, in the given tables.
+fn lookup_in(
+    objects: &impl ReadableTable<&'static str, &'static [u8]>,
+    names: &impl ReadableTable<&'static str, ()>,
+    kind: ObjectKind,
+    reference: &str,
+) -> Result<Lookup, StoreError> {
+    if reference.is_empty() {
+        return Ok(Lookup::Unknown);
+    }
+    let get = |id: &str| -> Result<Option<Owned>, StoreError> {
+        let key = object_key(kind, id);
+        let found = objects.get(key.as_str()).map_err(db_error)?;
+        found.map(|v| decode(&key, v.value())).transpose()
+    };
+    // dockerd's order: full id, then name, then unique id prefix (containers and
+    // networks); exec sessions and volumes answer to their full id (name) only.
+    if let Some(owned) = get(reference)? {
+        return Ok(Lookup::Found(owned));
+    }
+    let name = match kind {
+        ObjectKind::Container => super::container_name(reference),
+        ObjectKind::Network => reference,
+        ObjectKind::Exec | ObjectKind::Volume => return Ok(Lookup::Unknown),
+    };
+    let mut by_name = Vec::new();
+    for id in ids_named(names, kind, name)? {
+        by_name.extend(get(&id)?);
+    }
+    if !by_name.is_empty() {
+        return Ok(one_of(by_name));
+    }
+    Ok(one_of(scan(objects, &object_key(kind, reference), 2)?))
+}
+
+fn networks_named_in(
+    objects: &impl ReadableTable<&'static str, &'static [u8]>,
+    names: &impl ReadableTable<&'static str, ()>,
+    name: &str,
+) -> Result<Vec<Owned>, StoreError> {
+    let mut out = Vec::new();
+    for id in ids_named(names, ObjectKind::Network, name)? {
+        let key = object_key(ObjectKind::Network, &id);
+        if let Some(v) = objects.get(key.as_str()).map_err(db_error)? {
+            out.push(decode(&key, v.value())?);
+        }
+    }
+    Ok(out)
+}
+
+fn containers_owned_in(
+    counts: &impl ReadableTable<&'static str, u64>,
+    owner: &Owner,
+) -> Result<u64, StoreError> {
+    let count = counts.get(owner.0.as_str()).map_err(db_error)?;
+    Ok(count.map_or(0, |v| v.value()))
+}
+
+/// The committed record.
 impl OwnershipView for Store {
     fn lookup(&self, kind: ObjectKind, reference: &str) -> Result<Lookup, StoreError> {
-        if reference.is_empty() {
-            return Ok(Lookup::Unknown);
-        }
         let txn = self.db.begin_read().map_err(db_error)?;
         let objects = txn.open_table(OBJECTS).map_err(db_error)?;
         let names = txn.open_table(NAMES).map_err(db_error)?;
-        let get = |id: &str| -> Result<Option<Owned>, StoreError> {
-            let key = object_key(kind, id);
-            let found = objects.get(key.as_str()).map_err(db_error)?;
-            found.map(|v| decode(&key, v.value())).transpose()
-        };
-        // dockerd's order: full id, then name, then unique id prefix (containers and
-        // networks); exec sessions and volumes answer to their full id (name) only.
-        if let Some(owned) = get(reference)? {
-            return Ok(Lookup::Found(owned));
-        }
-        let name = match kind {
-            ObjectKind::Container => super::container_name(reference),
-            ObjectKind::Network => reference,
-            ObjectKind::Exec | ObjectKind::Volume => return Ok(Lookup::Unknown),
-        };
-        let mut by_name = Vec::new();
-        for id in ids_named(&names, kind, name)? {
-            by_name.extend(get(&id)?);
-        }
-        if !by_name.is_empty() {
-            return Ok(one_of(by_name));
-        }
-        Ok(one_of(scan(&objects, &object_key(kind, reference), 2)?))
+        lookup_in(&objects, &names, kind, reference)
     }
 
     fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError> {
         let txn = self.db.begin_read().map_err(db_error)?;
         let objects = txn.open_table(OBJECTS).map_err(db_error)?;
         let names = txn.open_table(NAMES).map_err(db_error)?;
-        let mut out = Vec::new();
-        for id in ids_named(&names, ObjectKind::Network, name)? {
-            let key = object_key(ObjectKind::Network, &id);
-            if let Some(v) = objects.get(key.as_str()).map_err(db_error)? {
-                out.push(decode(&key, v.value())?);
-            }
-        }
-        Ok(out)
+        networks_named_in(&objects, &names, name)
     }
 
     fn containers_owned(&self, owner: &Owner) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(db_error)?;
         let counts = txn.open_table(COUNTS).map_err(db_error)?;
-        let count = counts.get(owner.0.as_str()).map_err(db_error)?;
-        Ok(count.map_or(0, |v| v.value()))
+        containers_owned_in(&counts, owner)
+    }
+}
+
+/// The record as a write transaction has it, its own uncommitted changes included.
+impl OwnershipView for Tables<'_> {
+    fn lookup(&self, kind: ObjectKind, reference: &str) -> Result<Lookup, StoreError> {
+        lookup_in(&self.objects, &self.names, kind, reference)
+    }
+
+    fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError> {
+        networks_named_in(&self.objects, &self.names, name)
+    }
+
+    fn containers_owned(&self, owner: &Owner) -> Result<u64, StoreError> {
+        containers_owned_in(&self.counts, owner)
     }
 }
 
