@@ -1,16 +1,18 @@
 //! Group commit for the ownership record: concurrent learns share one redb write
 //! transaction and one fsync instead of paying one each.
 //!
-//! One committer thread owns all writing. A learn is sent to it as a job; the thread takes
-//! every job waiting, opens one write transaction, runs the jobs one after another (each
-//! reads the transaction, so it sees the changes of the jobs before it as if they had been
-//! committed alone), applies each job's changes, commits once, and only then tells each
-//! caller. A failure to apply or commit fails every job of the batch, none of which is
-//! recorded, so their callers deny (fail closed).
+//! A learn is queued as a job. The caller that finds nobody committing becomes the leader:
+//! it takes every job waiting, opens one write transaction, runs the jobs one after another
+//! (each reads the transaction, so it sees the changes of the jobs before it as if they had
+//! been committed alone), applies each job's changes, commits once, and only then tells each
+//! caller. Jobs queued meanwhile wait for the next batch; once the leader's own job is
+//! committed it hands the lead to the first of them. An uncontended learn thus commits on
+//! its own thread, with no hand-off. A failure to apply or commit fails every job of the
+//! batch, none of which is recorded, so their callers deny (fail closed).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::Database;
 
@@ -32,53 +34,91 @@ pub struct Unrecorded<T> {
 /// Computes one learn's changes against the record as the batch has it so far.
 type Compute = Box<dyn FnOnce(&dyn OwnershipView) -> Vec<Change> + Send>;
 
-/// One learn queued for the committer, with where to report its fate.
-struct Job {
-    compute: Compute,
-    done: Sender<Result<(), StoreError>>,
+/// What a waiting caller is told.
+enum Turn {
+    /// Its job's batch was committed, or failed.
+    Done(Result<(), StoreError>),
+    /// It leads now: its job has not run yet and nobody else is committing.
+    Lead,
 }
 
-/// The committer thread and the queue that feeds it; stopped (and joined) on drop, so the
-/// database is closed when the [`super::store::Store`] holding it is.
-#[derive(Debug)]
+/// One learn queued for the leader, with where to report its fate.
+struct Job {
+    compute: Compute,
+    turn: Sender<Turn>,
+}
+
+/// The jobs waiting for a batch, and whether some caller is committing.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Job>,
+    leading: bool,
+}
+
+/// The group committer of one database.
 pub(super) struct Committer {
-    jobs: Option<Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    db: Arc<Database>,
+    queue: Mutex<Queue>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the ownership committer was abandoned".into())
+}
+
+fn copy(outcome: &Result<(), StoreError>) -> Result<(), StoreError> {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(StoreError::Database(m)) => Err(StoreError::Database(m.clone())),
+        Err(StoreError::Corrupt(key)) => Err(StoreError::Corrupt(key.clone())),
+    }
 }
 
 impl Committer {
-    /// Starts the committer thread for `db`.
-    pub(super) fn start(db: Arc<Database>) -> Result<Committer, StoreError> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("ownership-commit".into())
-            .spawn(move || commit_batches(&db, &queue))
-            .map_err(|e| StoreError::Database(format!("cannot start the committer: {e}")))?;
-        Ok(Committer {
-            jobs: Some(jobs),
-            thread: Some(thread),
-        })
+    /// A committer for `db`.
+    pub(super) fn new(db: Arc<Database>) -> Committer {
+        Committer {
+            db,
+            queue: Mutex::default(),
+        }
     }
 
-    /// Queues `learn` and waits until its changes are committed (or have failed).
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `learn` and waits until its changes are committed (or have failed), leading
+    /// the batches meanwhile if nobody else is.
     pub(super) fn learn<T: Send + 'static>(
         &self,
         learn: impl FnOnce(&dyn OwnershipView) -> (T, Vec<Change>) + Send + 'static,
     ) -> Result<T, Unrecorded<T>> {
         let (learned_tx, learned_rx) = mpsc::channel::<T>();
-        let (done, outcome) = mpsc::channel();
+        let (turn, my_turn) = mpsc::channel();
         let compute: Compute = Box::new(move |view| {
             let (learned, changes) = learn(view);
             let _ = learned_tx.send(learned);
             changes
         });
-        let stopped = || StoreError::Database("the ownership committer has stopped".into());
-        let queued = self
-            .jobs
-            .as_ref()
-            .ok_or_else(stopped)
-            .and_then(|jobs| jobs.send(Job { compute, done }).map_err(|_| stopped()));
-        let result = queued.and_then(|()| outcome.recv().unwrap_or_else(|_| Err(stopped())));
+        let lead = {
+            let mut queue = self.queue();
+            queue.waiting.push(Job { compute, turn });
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        let result = if lead {
+            self.lead(&my_turn)
+        } else {
+            match my_turn.recv() {
+                Ok(Turn::Done(result)) => result,
+                Ok(Turn::Lead) => self.lead(&my_turn),
+                Err(_) => Err(stopped()),
+            }
+        };
         let learned = learned_rx.try_recv().ok();
         match (result, learned) {
             (Ok(()), Some(learned)) => Ok(learned),
@@ -89,49 +129,55 @@ impl Committer {
             (Err(error), learned) => Err(Unrecorded { learned, error }),
         }
     }
-}
 
-impl Drop for Committer {
-    fn drop(&mut self) {
-        drop(self.jobs.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    /// Commits batches until the one holding this caller's job, then hands the lead on.
+    fn lead(&self, my_turn: &Receiver<Turn>) -> Result<(), StoreError> {
+        loop {
+            let batch: Vec<Job> = {
+                let mut queue = self.queue();
+                let take = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..take).collect()
+            };
+            let (computes, turns): (Vec<Compute>, Vec<_>) =
+                batch.into_iter().map(|job| (job.compute, job.turn)).unzip();
+            let outcome = commit_batch(&self.db, computes);
+            if let Err(e) = &outcome {
+                tracing::error!(error = %e, learns = turns.len(), "ownership batch not recorded");
+            }
+            for turn in turns {
+                // A caller that is gone has nobody left to answer.
+                let _ = turn.send(Turn::Done(copy(&outcome)));
+            }
+            if let Ok(Turn::Done(mine)) = my_turn.try_recv() {
+                self.hand_on();
+                return mine;
+            }
         }
     }
-}
 
-/// The committer thread: one batch per turn, until every sender is gone.
-fn commit_batches(db: &Database, queue: &Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let (computes, dones): (Vec<Compute>, Vec<_>) = std::iter::once(first)
-            .chain(queue.try_iter().take(MAX_BATCH - 1))
-            .map(|job| (job.compute, job.done))
-            .unzip();
-        let outcome = commit_batch(db, computes);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, learns = dones.len(), "ownership batch not recorded");
+    /// Gives the lead to the first waiting caller, or gives it up if none waits.
+    fn hand_on(&self) {
+        let mut queue = self.queue();
+        while !queue.waiting.is_empty() {
+            if queue.waiting[0].turn.send(Turn::Lead).is_ok() {
+                return;
+            }
+            queue.waiting.remove(0);
         }
-        for done in dones {
-            let copy = match &outcome {
-                Ok(()) => Ok(()),
-                Err(StoreError::Database(m)) => Err(StoreError::Database(m.clone())),
-                Err(StoreError::Corrupt(key)) => Err(StoreError::Corrupt(key.clone())),
-            };
-            // A caller that is gone has nobody left to answer.
-            let _ = done.send(copy);
-        }
+        queue.leading = false;
     }
 }
 
 /// Runs `computes` in order in one write transaction, applying each one's changes before
-/// the next runs, and commits.
+/// the next runs, and commits. A learn that panics fails the batch.
 fn commit_batch(db: &Database, computes: Vec<Compute>) -> Result<(), StoreError> {
     let db_error = |e: &dyn std::fmt::Display| StoreError::Database(e.to_string());
     let mut txn = db.begin_write().map_err(|e| db_error(&e))?;
     {
         let mut tables = Tables::open(&mut txn)?;
         for compute in computes {
-            let changes = compute(&tables);
+            let changes = catch_unwind(AssertUnwindSafe(|| compute(&tables)))
+                .map_err(|_| StoreError::Database("a learn panicked".into()))?;
             for change in &changes {
                 tables.apply(change)?;
             }
@@ -228,5 +274,16 @@ mod tests {
         drop(store);
         let reopened = Store::open(dir.path()).unwrap();
         assert_eq!(reopened.containers_owned(&Owner("bob".into())).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_learn_that_panics_fails_closed_and_later_learns_still_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let failed = store.learn(|_| -> ((), Vec<Change>) { panic!("a bug in a learn") });
+        assert!(failed.is_err());
+        let change = create("abc".into(), "bob", "web".into());
+        store.learn(move |_| ((), vec![change])).unwrap();
+        assert_eq!(store.containers_owned(&Owner("bob".into())).unwrap(), 1);
     }
 }

@@ -104,17 +104,16 @@ impl Store {
         txn.open_table(COUNTS).map_err(db_error)?;
         txn.open_table(EXECS_OF).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
-        Store::with_committer(db, path.to_owned())
+        Ok(Store::with_committer(db, path.to_owned()))
     }
 
-    fn with_committer(db: Database, path: PathBuf) -> Result<Store, StoreError> {
+    fn with_committer(db: Database, path: PathBuf) -> Store {
         let db = Arc::new(db);
-        let committer = Committer::start(Arc::clone(&db))?;
-        Ok(Store {
+        Store {
+            committer: Committer::new(Arc::clone(&db)),
             db,
             path,
-            committer,
-        })
+        }
     }
 
     /// Opens the record in `state_dir` for a one-off read (`authobot explain`) without
@@ -129,7 +128,7 @@ impl Store {
             )));
         }
         match Database::builder().set_cache_size(CACHE_BYTES).open(&path) {
-            Ok(db) => Store::with_committer(db, path),
+            Ok(db) => Ok(Store::with_committer(db, path)),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 let copy = std::env::temp_dir().join(format!(
                     "authobot-snapshot-{}-{DATABASE_FILE}",
