@@ -191,6 +191,11 @@ impl Connection {
         self.call(Method::POST, path, serde_json::to_vec(request)?)
             .await
     }
+
+    /// The request-phase call about a create of `uri` (see [`request_for`]).
+    async fn ask(&mut self, uri: &str) -> anyhow::Result<Answer> {
+        self.authz("/AuthZPlugin.AuthZReq", &request_for(uri)).await
+    }
 }
 
 /// One call on a fresh connection.
@@ -249,13 +254,7 @@ async fn answers_carry_the_go_plugin_helpers_content_type() {
 async fn request_phase_hands_the_decoded_call_to_the_plugin() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz(
-            "/AuthZPlugin.AuthZReq",
-            &request_for("/allowed/containers/create"),
-        )
-        .await
-        .unwrap();
+    let answer = connection.ask("/allowed/containers/create").await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
         answer.reply(),
@@ -271,10 +270,7 @@ async fn request_phase_hands_the_decoded_call_to_the_plugin() {
 async fn request_phase_passes_the_plugins_deny_through() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-        .await
-        .unwrap();
+    let answer = connection.ask("/containers/create").await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     let reply = answer.reply();
     assert!(!reply.allow);
@@ -372,10 +368,7 @@ async fn denies_an_envelope_nested_deeper_than_go_decodes() {
 async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/panic"))
-        .await
-        .unwrap();
+    let answer = connection.ask("/panic").await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     let reply = answer.reply();
     assert!(!reply.allow);
@@ -389,14 +382,8 @@ async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
 async fn connection_keeps_serving_after_a_plugin_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/panic"))
-        .await
-        .unwrap();
-    let after = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/allowed/_ping"))
-        .await
-        .unwrap();
+    connection.ask("/panic").await.unwrap();
+    let after = connection.ask("/allowed/_ping").await.unwrap();
     assert!(after.reply().allow);
 }
 
@@ -517,9 +504,7 @@ async fn two_hundred_concurrent_connections_are_all_answered_correctly() {
                 let mut connection = Connection::open(&socket).await?;
                 all_connected.wait().await;
                 let uri = format!("/allowed/containers/c{n}/start");
-                let answer = connection
-                    .authz("/AuthZPlugin.AuthZReq", &request_for(&uri))
-                    .await?;
+                let answer = connection.ask(&uri).await?;
                 let reply = answer.reply();
                 let expected = format!(r#"request POST {uri} body={{"Image":"busybox"}}"#);
                 if answer.status != StatusCode::OK || !reply.allow || reply.msg != expected {
@@ -544,10 +529,7 @@ async fn several_requests_share_one_keep_alive_connection() {
     let mut connection = Connection::open(&running.socket).await.unwrap();
     for n in 0..5 {
         let uri = format!("/allowed/{n}");
-        let answer = connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for(&uri))
-            .await
-            .unwrap();
+        let answer = connection.ask(&uri).await.unwrap();
         assert!(answer.reply().msg.contains(&uri));
         assert!(
             answer.headers.get("connection").is_none(),
@@ -650,10 +632,7 @@ async fn connections_beyond_max_connections_wait_until_one_closes() {
     };
     let running = Running::start(EchoPlugin, config);
     let mut first = Connection::open(&running.socket).await.unwrap();
-    first
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/allowed/first"))
-        .await
-        .unwrap();
+    first.ask("/allowed/first").await.unwrap();
 
     let socket = running.socket.clone();
     let mut second = tokio::spawn(async move {
@@ -679,10 +658,7 @@ async fn graceful_shutdown_lets_an_in_flight_call_finish() {
     let socket = running.socket.clone();
     let in_flight = tokio::spawn(async move {
         let mut connection = Connection::open(&socket).await.unwrap();
-        connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-            .await
-            .unwrap()
+        connection.ask("/containers/create").await.unwrap()
     });
     entered.recv().await.unwrap();
 
@@ -710,9 +686,7 @@ async fn shutdown_stops_waiting_for_a_call_after_the_shutdown_timeout() {
     let socket = running.socket.clone();
     let _stuck = tokio::spawn(async move {
         let mut connection = Connection::open(&socket).await.unwrap();
-        connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-            .await
+        connection.ask("/containers/create").await
     });
     entered.recv().await.unwrap();
 
