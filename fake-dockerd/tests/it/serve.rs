@@ -10,21 +10,7 @@ use crate::serve_harness::{docker_cli_available, ok_stdout, Deny, FakeDockerd, R
 fn serve_with(deny: Option<Deny>) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "testauthz", deny);
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "testauthz",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--profile",
-            "moby-20.10",
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "testauthz", &["--profile", "moby-20.10"]);
     (dir, plugin, fake)
 }
 
@@ -279,19 +265,7 @@ fn serve_with_authobot() -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
             AuditLog::new(Box::new(std::io::sink())),
         )),
     );
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "authobot",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "authobot", &[]);
     (dir, plugin, fake)
 }
 

@@ -190,23 +190,11 @@ fn serve_gives_the_plugin_what_a_real_dockerd_20_10_gave_it_for_every_crafted_re
     let upstream = dir.path().join("upstream.sock");
     scripted_upstream(&upstream, Arc::clone(&answer));
     let plugin = RunningPlugin::start(dir.path(), "recorder", None);
-    let socket = dir.path().join("docker.sock");
     let upstream_address = format!("unix://{}", upstream.display());
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "recorder",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--profile",
-            "moby-20.10",
-            "--upstream",
-            &upstream_address,
-        ],
+    let fake = FakeDockerd::serve(
+        dir.path(),
+        "recorder",
+        &["--profile", "moby-20.10", "--upstream", &upstream_address],
     );
     let mut failures = Vec::new();
     for (name, exchange, recorded) in &pairs {
