@@ -7,7 +7,8 @@
 //! (go-connections disables compression on unix sockets); the body is the JSON object
 //! followed by a newline (Go's `json.Encoder`), Activate has an empty body, connections are
 //! kept alive and reused, and there is no timeout unless one is asked for.
-//! Replies are judged as dockerd judges them (see [`PluginAnswer::reply`]).
+//! Replies are judged as dockerd judges them ([`judge_reply`], whose verdict is
+//! [`PluginAnswer::reply`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -179,7 +180,7 @@ impl PluginClient {
         // Go's json.Encoder ends every value with a newline.
         body.push(b'\n');
         let (status, body) = self.post_raw(phase.path(), Bytes::from(body)).await?;
-        let reply = judge_reply(status, phase.method_name(), &body);
+        let reply = judge_reply(phase, status, &body);
         Ok(PluginAnswer {
             status,
             body,
@@ -245,10 +246,20 @@ impl PluginClient {
     }
 }
 
-/// dockerd's reading of a reply: `callWithRetry` for the status, then `json.Decoder`.
-fn judge_reply(status: StatusCode, method: &str, body: &[u8]) -> Result<AuthzReply, ReplyError> {
+/// Reads a plugin's answer to a `phase` call the way dockerd 20.10 does: `callWithRetry`
+/// turns any status but 200 into an error carrying the body's `Err` (or else the raw body),
+/// then `json.Decoder` reads the first JSON value of a 200 body with Go's rules (a missing
+/// `Allow` is a deny, trailing bytes are never read, `Err` is ignored).
+///
+/// This is the one place the workspace judges replies; harnesses that send calls some other
+/// way (raw sockets, odd envelopes) judge what came back with it too.
+pub fn judge_reply(
+    phase: Phase,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<AuthzReply, ReplyError> {
     if status != StatusCode::OK {
-        return Err(status_error(status, method, body));
+        return Err(status_error(status, phase.method_name(), body));
     }
     crate::body::decode::<AuthzReply>(body).map_err(|e| ReplyError::Decode(e.to_string()))
 }
