@@ -200,10 +200,7 @@ async fn from_memory(
                 body: (serde_json::json!({ "message": message }).to_string() + "\n").into_bytes(),
                 kind: ResponseKind::HandlerError,
             };
-            // The router writes a handler's error after the response phase, whatever it says.
-            let _ = service.authorize_response(&call, &seen).await;
-            service.record(&call, &seen);
-            build(seen.status, &seen.headers, whole(seen.body))
+            finish_handler_error(service, call, seen).await
         }
         Reply::Hijacked(output) => {
             let headers = [
@@ -243,6 +240,31 @@ async fn finish_buffered(
     match verdict {
         Ok(()) => build(seen.status, &seen.headers, whole(seen.body)),
         Err(denial) => denial_response(&denial),
+    }
+}
+
+/// Answers with a handler's error (`seen`): the router writes it after the response phase,
+/// whatever the plugins say there.
+async fn finish_handler_error(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    seen: ClientResponse,
+) -> Response<AnswerBody> {
+    let _ = service.authorize_response(&call, &seen).await;
+    service.record(&call, &seen);
+    build(seen.status, &seen.headers, whole(seen.body))
+}
+
+/// The headers the response phase shows for an answer of `kind` sent with `headers`: a
+/// hijacked one gains the daemon's identity headers ([`Service::with_identity`]).
+fn response_phase_headers(
+    service: &Service,
+    headers: &[(String, String)],
+    kind: ResponseKind,
+) -> Vec<(String, String)> {
+    match kind {
+        ResponseKind::Hijacked => service.with_identity(headers),
+        _ => headers.to_vec(),
     }
 }
 
@@ -298,10 +320,7 @@ fn stream_later(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(1);
     let service = Arc::clone(service);
-    let seen_headers = match kind {
-        ResponseKind::Hijacked => service.with_identity(&headers),
-        _ => headers.clone(),
-    };
+    let seen_headers = response_phase_headers(&service, &headers, kind);
     let flight = service.enter();
     tokio::spawn(async move {
         let _flight = flight;
@@ -340,10 +359,7 @@ fn relay_stream(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(16);
     let service = Arc::clone(service);
-    let seen_headers = match kind {
-        ResponseKind::Hijacked => service.with_identity(&headers),
-        _ => headers.clone(),
-    };
+    let seen_headers = response_phase_headers(&service, &headers, kind);
     let flight = service.enter();
     tokio::spawn(async move {
         let _flight = flight;
@@ -438,9 +454,7 @@ async fn forward(
             body: bytes,
             kind: ResponseKind::HandlerError,
         };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
-        return build(seen.status, &seen.headers, whole(seen.body));
+        return finish_handler_error(service, call, seen).await;
     }
     if route.is_some_and(|route| HIJACKING_ROUTES.contains(&route.template)) {
         return relay_stream(
