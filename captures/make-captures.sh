@@ -10,6 +10,7 @@
 #        RECORD_EXCHANGES=1  run every CLI command through `fake-dockerd record` instead and
 #                      write both sides, NAME.jsonl (plugin) and NAME.exchange.jsonl (client,
 #                      capture format v1), under OUT_DIR/client/{workflow,escapes}/
+#        CAPTURE_ONLY="fidelity"  record only these sets (workflow, escapes, fidelity; default all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,10 +93,14 @@ mkdir -p "$tmp/build"
 printf 'FROM fdbox:latest\nRUN echo built >/built\n' >"$tmp/build/Dockerfile"
 echo "from the host" >"$tmp/host-file.txt"
 
+# wanted_set SET: true unless CAPTURE_ONLY names other sets.
+wanted_set() { [[ -z ${CAPTURE_ONLY:-} || " $CAPTURE_ONLY " == *" $1 "* ]]; }
+
 # capture DIR NAME CMD...: runs one CLI command and keeps what the plugin saw during it.
 capture() {
     local dir=$1 name=$2
     shift 2
+    wanted_set "$dir" || return 0
     local target=$out_dir/$dir proxy=""
     [[ ${RECORD_EXCHANGES:-} == 1 ]] && target=$out_dir/client/$dir
     mkdir -p "$target"
@@ -202,6 +207,7 @@ json_string() { # a JSON string literal for arbitrary text (escapes \ " and cont
 crafted() {
     local name=$1 method=$2 target=$3 body=$4
     shift 4
+    wanted_set fidelity || return 0
     local args=(-s -v -X "$method" --path-as-is -D "$tmp/resp.headers" -o "$tmp/resp.body"
         --unix-socket "$tmp/docker.sock" -H 'User-Agent: fake-dockerd-fidelity' -H 'Expect:')
     [[ $body != - ]] && args+=(--data-binary "@$body")

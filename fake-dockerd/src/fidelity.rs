@@ -2,7 +2,10 @@
 //!
 //! The same crafted requests go once through a real dockerd (with `record-plugin`) and once
 //! through fake-dockerd; the plugin-side recordings must match call for call, with container
-//! ids and timestamps aside, and the client must see the same results.
+//! ids and timestamps aside, and the client must see the same results. [`check`] runs the
+//! fake half over real sockets.
+
+pub mod check;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fidelity_cmd;
 mod record_plugin_cmd;
 mod replay_cmd;
 mod serve_cmd;
@@ -22,6 +23,7 @@ enum Command {
     Replay(replay_cmd::Args),
     Serve(fake_dockerd::serve::Args),
     Record(fake_dockerd::record::Args),
+    Fidelity(fidelity_cmd::Args),
 }
 
 #[tokio::main]
@@ -40,6 +42,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => replay_cmd::run(args).await,
         Command::Serve(args) => serve_cmd::serve(args).await,
         Command::Record(args) => serve_cmd::record(args).await,
+        Command::Fidelity(args) => fidelity_cmd::run(args).await,
     };
     result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");
