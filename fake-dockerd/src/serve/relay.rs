@@ -250,9 +250,15 @@ async fn finish_handler_error(
     call: ClientRequest,
     seen: ClientResponse,
 ) -> Response<AnswerBody> {
-    let _ = service.authorize_response(&call, &seen).await;
-    service.record(&call, &seen);
+    after_the_answer(service, &call, &seen).await;
     build(seen.status, &seen.headers, whole(seen.body))
+}
+
+/// Runs the response phase on an answer its verdict cannot change (a handler's error, a
+/// hijacked stream that ended) and records the exchange.
+async fn after_the_answer(service: &Service, call: &ClientRequest, seen: &ClientResponse) {
+    let _ = service.authorize_response(call, seen).await;
+    service.record(call, seen);
 }
 
 /// The headers the response phase shows for an answer of `kind` sent with `headers`: a
@@ -302,8 +308,7 @@ fn hijack_with_output(
             body: output,
             kind: ResponseKind::Hijacked,
         };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
+        after_the_answer(&service, &call, &seen).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }
@@ -568,8 +573,7 @@ fn splice(
             body: output,
             kind: ResponseKind::Hijacked,
         };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
+        after_the_answer(&service, &call, &seen).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }
