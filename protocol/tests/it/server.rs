@@ -156,6 +156,14 @@ impl Answer {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|err| panic!("answer {:?} is not a reply: {err}", self.body))
     }
+
+    /// The reply, checked to be a deny that came with HTTP `status`.
+    fn denial(&self, status: StatusCode) -> AuthzReply {
+        assert_eq!(self.status, status);
+        let reply = self.reply();
+        assert!(!reply.allow);
+        reply
+    }
 }
 
 impl Connection {
@@ -271,9 +279,7 @@ async fn request_phase_passes_the_plugins_deny_through() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
     let answer = connection.ask("/containers/create").await.unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::OK);
     assert!(reply.msg.starts_with("request POST /containers/create"));
 }
 
@@ -355,9 +361,7 @@ async fn denies_an_envelope_nested_deeper_than_go_decodes() {
         envelope.into_bytes(),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::OK);
     assert_eq!(
         reply.msg,
         "malformed AuthZPlugin.AuthZReq call: the body nests deeper than Go's limit of 10000 levels"
@@ -369,9 +373,7 @@ async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
     let answer = connection.ask("/panic").await.unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::OK);
     assert_eq!(
         reply.msg,
         "plugin failed while deciding AuthZPlugin.AuthZReq: deliberate panic for /panic"
@@ -391,9 +393,7 @@ async fn connection_keeps_serving_after_a_plugin_panic() {
 async fn unknown_call_is_404_with_a_deny_body() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let answer = call_once(&running.socket, "/VolumeDriver.Create", b"{}".to_vec()).await;
-    assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::NOT_FOUND);
     assert_eq!(reply.err, "unknown plugin call /VolumeDriver.Create");
 }
 
@@ -427,9 +427,7 @@ async fn body_over_the_cap_is_refused_with_413_and_a_deny_body() {
         serde_json::to_vec(&call).unwrap(),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         reply.err,
         "call body larger than the plugin's limit of 1024 bytes"
