@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use http::StatusCode;
+use hyper::StatusCode;
 use protocol::client::{judge_reply, ClientError, PluginClient, ReplyError};
 use protocol::wire::{ActivateManifest, AuthzReply, AuthzRequest, Phase};
 
