@@ -147,6 +147,9 @@ run_local() {
 
   # 3. fake-dockerd against a real dockerd (records with a daemon of its own).
   run_scenario fidelity
+
+  # 4. Ownership between TLS users: a daemon of its own with --tlsverify and a test CA.
+  run_scenario ownership-tls
 }
 
 # The check outputs and daemon/plugin logs outlive the run in target/e2e-logs; the rest goes.

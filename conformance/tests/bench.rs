@@ -101,8 +101,16 @@ fn one_second_against_allow_all_gives_a_well_formed_report_with_ratios() -> anyh
         assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{side}: {latency}");
         assert_eq!(target["memory"]["pid"], plugin.child.id(), "{side}");
         assert!(target["memory"]["peak_kib"].as_u64().unwrap() > 0, "{side}");
+        assert!(target["cpu_us_per_call"].as_f64().unwrap() > 0.0, "{side}");
     }
-    for ratio in ["throughput", "p50", "p99", "p999", "peak_memory"] {
+    for ratio in [
+        "throughput",
+        "p50",
+        "p99",
+        "p999",
+        "cpu_per_call",
+        "peak_memory",
+    ] {
         assert!(
             report["ratios"][ratio].as_f64().is_some_and(|r| r > 0.0),
             "ratio {ratio}: {}",

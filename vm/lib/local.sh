@@ -111,8 +111,9 @@ local_install_policy() {
 LOCAL_SOCKET_ACTIVATION=0
 local_legacy_start() {
   rm -f "$LOCAL_PLUGIN_SOCK"
+  # Its own state dir: the default /var/lib/authobot may be held by another authobot.
   # shellcheck disable=SC2153 # set by e2e.sh
-  local -a cmd=("$E2E_PLUGIN_BIN" serve --policy "$LOCAL_POLICY_DIR/policy.toml")
+  local -a cmd=("$E2E_PLUGIN_BIN" serve --policy "$LOCAL_POLICY_DIR/policy.toml" --state-dir "$E2E_WORK/state")
   if [ "${E2E_SOCKET_ACTIVATION:-1}" = 1 ] && command -v systemd-socket-activate >/dev/null; then
     # shellcheck disable=SC2034 # read by e2e.sh
     LOCAL_SOCKET_ACTIVATION=1

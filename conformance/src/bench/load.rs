@@ -36,7 +36,7 @@ pub struct Target {
 #[derive(Debug, Clone, Copy)]
 enum Units {
     Measured { until: Instant },
-    Setup { count: u64 },
+    Setup { count: u64, until: Instant },
 }
 
 impl Target {
@@ -62,12 +62,14 @@ impl Target {
         self.run(mix, Units::Measured { until }).await
     }
 
-    /// Runs setup units `0..mix.setup_units()` spread over every connection.
-    pub async fn run_setup(&mut self, mix: &Arc<Mix>) -> Tally {
+    /// Runs setup units `0..mix.setup_units()` spread over every connection, stopping early
+    /// when `limit` has passed.
+    pub async fn run_setup(&mut self, mix: &Arc<Mix>, limit: Duration) -> Tally {
         let count = mix.setup_units();
+        let until = Instant::now() + limit;
         let counter = Arc::new(AtomicU64::new(0));
         let measured = std::mem::replace(&mut self.next_unit, counter);
-        let tally = self.run(mix, Units::Setup { count }).await;
+        let tally = self.run(mix, Units::Setup { count, until }).await;
         self.next_unit = measured;
         tally
     }
@@ -127,8 +129,8 @@ impl Worker {
                     }
                     self.mix.unit(k)
                 }
-                Units::Setup { count } => {
-                    if k >= count {
+                Units::Setup { count, until } => {
+                    if k >= count || Instant::now() >= until {
                         break;
                     }
                     self.mix.setup_unit(k)
@@ -205,17 +207,38 @@ pub struct Memory {
     pub current_kib: u64,
 }
 
-/// Reads the memory of the process listening on `socket`, or says why it cannot.
-pub async fn plugin_memory(socket: &Path) -> Result<Memory, String> {
+/// The pid of the process listening on `socket`, from the connection's peer credentials.
+pub async fn plugin_pid(socket: &Path) -> Result<i32, String> {
     let stream = UnixStream::connect(socket)
         .await
         .map_err(|error| format!("cannot connect: {error}"))?;
     let credentials = stream
         .peer_cred()
         .map_err(|error| format!("no peer credentials: {error}"))?;
-    let pid = credentials
+    credentials
         .pid()
-        .ok_or_else(|| "the kernel gave no peer pid".to_owned())?;
+        .ok_or_else(|| "the kernel gave no peer pid".to_owned())
+}
+
+/// CPU time all live threads of `pid` have run so far, from /proc/PID/task/*/schedstat
+/// (nanoseconds, unlike the 10 ms ticks of /proc/PID/stat).
+pub fn process_cpu(pid: i32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let schedstat = fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += schedstat_run_nanos(&schedstat)?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// The first field of a schedstat line: nanoseconds spent on a CPU.
+pub fn schedstat_run_nanos(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().next()?.parse().ok()
+}
+
+/// Reads the memory of the process listening on `socket`, or says why it cannot.
+pub async fn plugin_memory(socket: &Path) -> Result<Memory, String> {
+    let pid = plugin_pid(socket).await?;
     let status_path = format!("/proc/{pid}/status");
     let status = fs::read_to_string(&status_path)
         .map_err(|error| format!("cannot read {status_path}: {error}"))?;
@@ -252,6 +275,21 @@ mod tests {
     #[test]
     fn a_missing_status_field_is_none() {
         assert_eq!(status_kib(STATUS, "VmSwap"), None);
+    }
+
+    #[test]
+    fn cpu_time_is_the_first_schedstat_field() {
+        assert_eq!(
+            schedstat_run_nanos("123456789 4242 17\n"),
+            Some(123_456_789)
+        );
+        assert_eq!(schedstat_run_nanos(""), None);
+    }
+
+    #[test]
+    fn this_process_has_spent_cpu_time() {
+        let pid = std::process::id() as i32;
+        assert!(process_cpu(pid).is_some_and(|cpu| cpu > Duration::ZERO));
     }
 
     #[tokio::test]

@@ -66,6 +66,10 @@ pub struct BenchArgs {
     /// How many owned containers the ownership mix teaches before measuring.
     #[arg(long, default_value_t = 100_000)]
     pub owned: u64,
+    /// The longest the unmeasured setup may take, in seconds; the report says how many
+    /// containers were taught when it stops early.
+    #[arg(long, default_value_t = 900.0)]
+    pub setup_limit: f64,
     /// The capture directory the mixes are built from (holding workflow/).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../captures"))]
     pub captures: PathBuf,
@@ -143,6 +147,7 @@ pub fn slice_order(slice: u32, targets: usize) -> Vec<usize> {
 pub async fn bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let duration = seconds(args.duration, "--duration")?;
     let warmup = seconds(args.warmup, "--warmup")?;
+    let setup_limit = seconds(args.setup_limit, "--setup-limit")?;
     let salt = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |t| t.subsec_nanos() ^ t.as_secs() as u32);
@@ -163,7 +168,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let mut setups = Vec::new();
     for target in &mut targets {
         let setup = if mix.setup_units() > 0 {
-            let tally = target.run_setup(&mix).await;
+            let tally = target.run_setup(&mix, setup_limit).await;
             tracing::info!(
                 "setup of {}: {} calls in {:?}",
                 target.socket().display(),
@@ -171,6 +176,7 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
                 tally.elapsed
             );
             Some(SetupReport {
+                planned: mix.setup_units(),
                 calls: tally.calls(),
                 failed: tally.calls() - tally.allowed,
                 elapsed_s: tally.elapsed.as_secs_f64(),
@@ -185,13 +191,34 @@ pub async fn bench(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             target.run_for(&mix, warmup).await;
         }
     }
-    let mut totals = vec![Tally::default(); targets.len()];
+    let mut pids = Vec::new();
+    for target in &targets {
+        let pid = load::plugin_pid(target.socket()).await;
+        if let Err(reason) = &pid {
+            tracing::warn!("no CPU figures for {}: {reason}", target.socket().display());
+        }
+        pids.push(pid.ok());
+    }
+    let mut totals = vec![
+        Tally {
+            cpu: Some(Duration::ZERO),
+            ..Tally::default()
+        };
+        targets.len()
+    ];
     let (count, length) = slices(duration);
     for slice in 0..count {
         for index in slice_order(slice, targets.len()) {
+            let cpu_before = pids[index].and_then(load::process_cpu);
             let tally = targets[index].run_for(&mix, length).await;
-            totals[index].absorb(&tally);
-            totals[index].elapsed += tally.elapsed;
+            let cpu_after = pids[index].and_then(load::process_cpu);
+            let total = &mut totals[index];
+            total.absorb(&tally);
+            total.elapsed += tally.elapsed;
+            total.cpu = match (total.cpu, cpu_before, cpu_after) {
+                (Some(sum), Some(before), Some(after)) => Some(sum + after.saturating_sub(before)),
+                _ => None,
+            };
         }
     }
 

@@ -51,6 +51,8 @@ pub struct TargetReport {
     pub throughput_per_s: f64,
     /// Latency percentiles of answered calls.
     pub latency: LatencySummary,
+    /// CPU microseconds the process spent per answered call, when readable.
+    pub cpu_us_per_call: Option<f64>,
     /// Memory of the process behind the socket, after the run.
     pub memory: Option<Memory>,
     /// Why memory is missing, when it is.
@@ -62,7 +64,9 @@ pub struct TargetReport {
 /// The unmeasured setup of a mix.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupReport {
-    /// Setup calls made.
+    /// Setup calls the mix asked for.
+    pub planned: u64,
+    /// Setup calls made (fewer than planned when the setup limit stopped it).
     pub calls: u64,
     /// Setup calls that failed or were not allowed.
     pub failed: u64,
@@ -92,6 +96,7 @@ impl TargetReport {
             elapsed_s: tally.elapsed.as_secs_f64(),
             throughput_per_s: tally.throughput(),
             latency: tally.latencies.summary(),
+            cpu_us_per_call: tally.cpu_per_call_us(),
             memory,
             memory_unavailable,
             setup,
@@ -115,6 +120,8 @@ pub struct Ratios {
     pub p99: Option<f64>,
     /// p99.9 latency ratio.
     pub p999: Option<f64>,
+    /// CPU-per-call ratio.
+    pub cpu_per_call: Option<f64>,
     /// Peak resident memory ratio.
     pub peak_memory: Option<f64>,
 }
@@ -128,6 +135,10 @@ impl Ratios {
             p50: ratio(plugin.latency.p50_us, reference.latency.p50_us),
             p99: ratio(plugin.latency.p99_us, reference.latency.p99_us),
             p999: ratio(plugin.latency.p999_us, reference.latency.p999_us),
+            cpu_per_call: plugin
+                .cpu_us_per_call
+                .zip(reference.cpu_us_per_call)
+                .and_then(|(p, r)| ratio(p, r)),
             peak_memory: peak(plugin)
                 .zip(peak(reference))
                 .and_then(|(p, r)| ratio(p, r)),
@@ -193,6 +204,14 @@ impl BenchReport {
             ratios.and_then(|r| r.p999),
         );
         row(
+            "cpu per call (us)",
+            &|t| {
+                t.cpu_us_per_call
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
+            },
+            ratios.and_then(|r| r.cpu_per_call),
+        );
+        row(
             "peak memory (KiB)",
             &|t| {
                 t.memory
@@ -206,8 +225,8 @@ impl BenchReport {
         for target in &targets {
             if let Some(setup) = &target.setup {
                 out.push_str(&format!(
-                    "setup of {}: {} calls in {:.1} s, {} failed or denied\n",
-                    target.socket, setup.calls, setup.elapsed_s, setup.failed
+                    "setup of {}: {} of {} calls in {:.1} s, {} failed or denied\n",
+                    target.socket, setup.calls, setup.planned, setup.elapsed_s, setup.failed
                 ));
             }
             if let Some(reason) = &target.memory_unavailable {

@@ -122,6 +122,8 @@ pub struct Tally {
     pub transport: u64,
     /// Wall time the target was under load.
     pub elapsed: Duration,
+    /// CPU time the target's process spent while under load, when readable.
+    pub cpu: Option<Duration>,
 }
 
 impl Tally {
@@ -157,6 +159,14 @@ impl Tally {
     /// Transport failures plus bad answers.
     pub fn errors(&self) -> u64 {
         self.bad_status + self.transport
+    }
+
+    /// CPU microseconds the target spent per answered call: the figure least moved by
+    /// other load on the machine.
+    pub fn cpu_per_call_us(&self) -> Option<f64> {
+        let answered = self.calls() - self.transport;
+        let cpu = self.cpu?;
+        (answered > 0).then(|| cpu.as_secs_f64() * 1e6 / answered as f64)
     }
 
     /// Answered calls per second of load.
@@ -263,6 +273,18 @@ mod tests {
         tally.count(Outcome::Transport, Duration::ZERO);
         tally.elapsed = Duration::from_millis(1500);
         assert!((tally.throughput() - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cpu_per_call_divides_cpu_time_by_answered_calls() {
+        let mut tally = Tally::default();
+        for _ in 0..400 {
+            tally.count(Outcome::Allowed, Duration::from_micros(1));
+        }
+        tally.count(Outcome::Transport, Duration::ZERO);
+        assert_eq!(tally.cpu_per_call_us(), None);
+        tally.cpu = Some(Duration::from_millis(10));
+        assert!((tally.cpu_per_call_us().unwrap() - 25.0).abs() < 1e-9);
     }
 
     #[test]
