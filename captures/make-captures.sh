@@ -7,6 +7,10 @@
 # Usage: captures/make-captures.sh [OUT_DIR]     (default: the directory of this script)
 # Env:   FAKE_DOCKERD  path to a built fake-dockerd (default: cargo build -p fake-dockerd)
 #        DOCKER        docker CLI (default: docker on PATH)
+#        RECORD_EXCHANGES=1  run every CLI command through `fake-dockerd record` instead and
+#                      write both sides, NAME.jsonl (plugin) and NAME.exchange.jsonl (client,
+#                      capture format v1), under OUT_DIR/client/{workflow,escapes}/
+#        CAPTURE_ONLY="fidelity"  record only these sets (workflow, escapes, fidelity; default all)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,11 +50,16 @@ cleanup() {
     # containerd-shim and container mounts live under the exec root and data root.
     grep -o " $tmp/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
     rm -f "$plugin_sock"
+    rmdir --ignore-fail-on-non-empty /run/docker/plugins 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-dk() { DOCKER_CONFIG=$tmp/cli "$docker_cli" -H "unix://$tmp/docker.sock" "$@"; }
+# The socket the CLI talks to: the daemon, or a `fake-dockerd record` proxy in front of it.
+api_sock=$tmp/docker.sock
+dk() { DOCKER_CONFIG=$tmp/cli "$docker_cli" -H "unix://$api_sock" "$@"; }
+dk_build() { DOCKER_BUILDKIT=0 DOCKER_CONFIG=$tmp/cli "$docker_cli" -H "unix://$api_sock" build "$@"; }
+with_tty() { script -qec "DOCKER_CONFIG=$tmp/cli $docker_cli -H unix://$api_sock $1" /dev/null </dev/null; }
 
 # The recorder, where dockerd discovers plugins by name.
 mkdir -p /run/docker/plugins "$tmp/cli"
@@ -84,27 +93,45 @@ mkdir -p "$tmp/build"
 printf 'FROM fdbox:latest\nRUN echo built >/built\n' >"$tmp/build/Dockerfile"
 echo "from the host" >"$tmp/host-file.txt"
 
+# wanted_set SET: true unless CAPTURE_ONLY names other sets.
+wanted_set() { [[ -z ${CAPTURE_ONLY:-} || " $CAPTURE_ONLY " == *" $1 "* ]]; }
+
 # capture DIR NAME CMD...: runs one CLI command and keeps what the plugin saw during it.
 capture() {
     local dir=$1 name=$2
     shift 2
+    wanted_set "$dir" || return 0
+    local target=$out_dir/$dir proxy=""
+    [[ ${RECORD_EXCHANGES:-} == 1 ]] && target=$out_dir/client/$dir
+    mkdir -p "$target"
+    if [[ ${RECORD_EXCHANGES:-} == 1 ]]; then
+        "$FAKE_DOCKERD" record --upstream "unix://$tmp/docker.sock" --listen "$tmp/proxy.sock" \
+            --out "$target/$name.exchange.jsonl" 2>>"$tmp/record.log" &
+        proxy=$!
+        for _ in $(seq 50); do [[ -S $tmp/proxy.sock ]] && break; sleep 0.1; done
+        api_sock=$tmp/proxy.sock
+    fi
     : >"$recording"
     if "$@" >"$tmp/cmd.out" 2>&1; then status=ok; else status="exit $?"; fi
     # AuthZRes of hijacked and streamed calls can land just after the CLI returns.
     sleep 0.5
-    mkdir -p "$out_dir/$dir"
-    cp "$recording" "$out_dir/$dir/$name.jsonl"
+    if [[ -n $proxy ]]; then
+        kill -TERM "$proxy"
+        wait "$proxy" || true
+        rm -f "$tmp/proxy.sock"
+        api_sock=$tmp/docker.sock
+    fi
+    cp "$recording" "$target/$name.jsonl"
     printf '%-10s %-28s %3d calls  (%s)\n' "$dir" "$name" "$(wc -l <"$recording")" "$status"
 }
-with_tty() { script -qec "$*" /dev/null </dev/null; }
 
 w=workflow
 capture $w version dk version
 capture $w run dk run --name fd-run fdbox:latest echo hello
-capture $w run-it with_tty "DOCKER_CONFIG=$tmp/cli $docker_cli -H unix://$tmp/docker.sock run -it --rm fdbox:latest sh -c 'echo hi'"
+capture $w run-it with_tty "run -it --rm fdbox:latest sh -c 'echo hi'"
 capture $w run-d dk run -d --name fd-web fdbox:latest sleep 300
 capture $w exec dk exec fd-web echo from-exec
-capture $w exec-it with_tty "DOCKER_CONFIG=$tmp/cli $docker_cli -H unix://$tmp/docker.sock exec -it fd-web sh -c 'echo hi'"
+capture $w exec-it with_tty "exec -it fd-web sh -c 'echo hi'"
 capture $w logs dk logs fd-run
 capture $w ps dk ps -a
 capture $w inspect dk inspect fd-web
@@ -113,7 +140,7 @@ capture $w stats dk stats --no-stream fd-web
 capture $w cp-to-container dk cp "$tmp/host-file.txt" fd-web:/tmp/host-file.txt
 capture $w cp-from-container dk cp fd-web:/tmp/host-file.txt "$tmp/back.txt"
 capture $w commit dk commit fd-web fdbox:committed
-capture $w build env DOCKER_BUILDKIT=0 "$docker_cli" -H "unix://$tmp/docker.sock" build --network none -t fdbox:built "$tmp/build"
+capture $w build dk_build --network none -t fdbox:built "$tmp/build"
 capture $w volume-create dk volume create fd-vol
 capture $w volume-ls dk volume ls
 capture $w volume-inspect dk volume inspect fd-vol
@@ -157,7 +184,7 @@ capture $e sysctl dk create --sysctl kernel.shm_rmid_forced=1 fdbox:latest
 capture $e cgroup-parent dk create --cgroup-parent /host.slice fdbox:latest
 capture $e volumes-from dk create --volumes-from fd-target fdbox:latest
 capture $e exec-privileged dk exec --privileged fd-target true
-capture $e build-network-host env DOCKER_BUILDKIT=0 "$docker_cli" -H "unix://$tmp/docker.sock" build --network host -t fdbox:hostnet "$tmp/build"
+capture $e build-network-host dk_build --network host -t fdbox:hostnet "$tmp/build"
 
 # Crafted requests for the fidelity comparison (fake-dockerd serve --profile moby-20.10 must
 # give the same plugin messages and client results): the plugin-side recording in NAME.jsonl,
@@ -180,6 +207,7 @@ json_string() { # a JSON string literal for arbitrary text (escapes \ " and cont
 crafted() {
     local name=$1 method=$2 target=$3 body=$4
     shift 4
+    wanted_set fidelity || return 0
     local args=(-s -v -X "$method" --path-as-is -D "$tmp/resp.headers" -o "$tmp/resp.body"
         --unix-socket "$tmp/docker.sock" -H 'User-Agent: fake-dockerd-fidelity' -H 'Expect:')
     [[ $body != - ]] && args+=(--data-binary "@$body")

@@ -15,6 +15,7 @@ use protocol::AuthzRequest;
 
 use crate::decision::{Decision, FieldLog};
 use crate::escapes::{Checker, Denial};
+use crate::ownership::{self, NothingOwned, OwnershipView};
 use crate::policy::{Caller, Escapes, Policy, Profile, Verdict};
 use crate::rules::{
     BODY_NOT_FORWARDED, BODY_UNREADABLE, DEFAULT, NO_FORM_BODY, NO_PLUGIN_PRIVILEGES, NO_PROFILE,
@@ -25,10 +26,20 @@ use crate::rules::{
 /// characters" (moby's postContainersStart).
 const START_BODY_IGNORED_UP_TO: u64 = 7;
 
-/// Decides the request phase of one API call.
+/// Decides the request phase of one API call with nothing recorded as owned (see
+/// [`decide_with`]).
 pub fn decide(policy: &Policy, request: &AuthzRequest) -> Decision {
+    decide_with(policy, request, &NothingOwned)
+}
+
+/// Decides the request phase of one API call against the ownership record `owners`.
+pub fn decide_with(
+    policy: &Policy,
+    request: &AuthzRequest,
+    owners: &dyn OwnershipView,
+) -> Decision {
     let mut log = FieldLog::default();
-    let outcome = decide_logged(policy, request, &mut log);
+    let outcome = decide_logged(policy, request, owners, &mut log);
     let fields = log.into_fields();
     match outcome {
         Ok(rule) => Decision::allow(rule, fields),
@@ -73,6 +84,7 @@ pub fn caller_of(request: &AuthzRequest) -> Caller<'_> {
 fn decide_logged(
     policy: &Policy,
     request: &AuthzRequest,
+    owners: &dyn OwnershipView,
     log: &mut FieldLog,
 ) -> Result<String, Refusal> {
     let caller = caller_of(request);
@@ -100,6 +112,14 @@ fn decide_logged(
     form_body(profile, request, log)?;
     let rule = route_rule(policy, profile, &route)?;
     escapes(&profile.escapes, &route, request, log)?;
+    let call = ownership::enforce::Call {
+        policy,
+        profile,
+        caller,
+        route: &route,
+        request,
+    };
+    ownership::enforce::enforce(&call, owners, log)?;
     Ok(rule)
 }
 

@@ -10,12 +10,13 @@ pub mod decide;
 pub mod decision;
 pub mod escapes;
 pub mod explain;
+pub mod ownership;
 pub mod pattern;
 pub mod plugin;
 pub mod policy;
 pub mod response;
 pub mod rules;
 
-pub use decide::decide;
+pub use decide::{decide, decide_with};
 pub use decision::{Decision, Field};
 pub use policy::{Policy, PolicyError, PolicyErrors};

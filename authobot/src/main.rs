@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use authobot::audit::AuditLog;
-use authobot::decide::decide;
+use authobot::decide::decide_with;
 use authobot::explain;
+use authobot::ownership::store::Store;
+use authobot::ownership::{NothingOwned, OwnershipView};
 use authobot::plugin::Authobot;
 use authobot::policy::{Policy, PolicyErrors};
-use authobot::response::decide_response;
+use authobot::response::learn_response;
 use authobot::rules::RULES;
 use clap::{Parser, Subcommand, ValueEnum};
 use protocol::server::{self, ServerConfig};
@@ -27,6 +29,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// The default socket: where dockerd discovers a legacy plugin named `authobot`.
 const DEFAULT_SOCKET: &str = "/run/docker/plugins/authobot.sock";
+
+/// The default state directory: the ownership record (`ownership.redb`) lives there.
+const DEFAULT_STATE_DIR: &str = "/var/lib/authobot";
 
 /// A Docker authorization plugin that refuses every way out of a container onto its host.
 ///
@@ -57,6 +62,9 @@ enum Command {
         /// The format of diagnostic logs on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Where the ownership record lives (`ownership.redb`, created if missing).
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
     },
     /// Validate a policy file: prints every problem with its line number; exit 1 if any.
     Check {
@@ -79,6 +87,10 @@ enum Command {
         /// Decide the response phase (AuthZRes) instead of the request phase.
         #[arg(long)]
         response: bool,
+        /// Decide against the ownership record in DIR (read from a copy if a running plugin
+        /// holds it; nothing is written). Without it, nothing is recorded as owned.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
         /// Output for people (text) or tools (json).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -107,19 +119,27 @@ fn main() -> ExitCode {
             policy,
             audit_log,
             log_format,
+            state_dir,
         } => {
             init_logging(log_format);
-            serve(&socket, policy, audit_log.as_deref()).map(|()| ExitCode::SUCCESS)
+            serve(&socket, policy, audit_log.as_deref(), &state_dir).map(|()| ExitCode::SUCCESS)
         }
         Command::Check { policy } => check(&policy),
         Command::Explain {
             input,
             policy,
             response,
+            state_dir,
             format,
-        } => explain(&input, policy.as_deref(), response, format),
+        } => explain(
+            &input,
+            policy.as_deref(),
+            response,
+            state_dir.as_deref(),
+            format,
+        ),
         Command::Rules => {
-            for rule in RULES {
+            for rule in RULES.iter().chain(authobot::ownership::rules::RULES) {
                 println!("{:<24} {}", rule.id, rule.summary);
             }
             Ok(ExitCode::SUCCESS)
@@ -213,6 +233,7 @@ fn explain(
     input: &Path,
     policy: Option<&Path>,
     response: bool,
+    state_dir: Option<&Path>,
     format: Format,
 ) -> Result<ExitCode> {
     let policy = load_policy(policy)?;
@@ -229,10 +250,27 @@ fn explain(
     let (request, recorded_response) = read_message(&text).context(
         "the input is not an AuthZReq message (JSON with RequestMethod, RequestUri, ...)",
     )?;
+    let store = state_dir
+        .map(|dir| {
+            Store::open_snapshot(dir)
+                .with_context(|| format!("cannot read the ownership record in {}", dir.display()))
+        })
+        .transpose()?;
+    let owners: &dyn OwnershipView = match &store {
+        Some(store) => store,
+        None => &NothingOwned,
+    };
     let decision = if response || recorded_response {
-        decide_response(&policy, &request)
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        learn_response(
+            &policy,
+            &request,
+            owners,
+            u64::try_from(now).unwrap_or_default(),
+        )
+        .0
     } else {
-        decide(&policy, &request)
+        decide_with(&policy, &request, owners)
     };
     let rendered = match format {
         Format::Text => explain::to_text(&decision),
@@ -274,9 +312,21 @@ fn open_audit(path: Option<&Path>) -> Result<AuditLog> {
     })
 }
 
-fn serve(socket: &Path, policy_path: Option<PathBuf>, audit: Option<&Path>) -> Result<()> {
+fn serve(
+    socket: &Path,
+    policy_path: Option<PathBuf>,
+    audit: Option<&Path>,
+    state_dir: &Path,
+) -> Result<()> {
     let policy = load_policy(policy_path.as_deref())?;
-    let plugin = Arc::new(Authobot::new(policy, open_audit(audit)?));
+    let store = Store::open(state_dir).with_context(|| {
+        format!(
+            "cannot open the ownership record in {}",
+            state_dir.display()
+        )
+    })?;
+    tracing::info!(record = %store.path().display(), "ownership record open");
+    let plugin = Arc::new(Authobot::with_store(policy, open_audit(audit)?, store));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = match server::systemd_listener().context("cannot use LISTEN_FDS")? {

@@ -13,6 +13,7 @@ use protocol::body::{go_path_clean, parse_security_opt, HostConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::ownership::config::{compile_groups, GroupFile, OwnershipSettings};
 use crate::pattern::RoutePattern;
 use crate::rules;
 
@@ -84,6 +85,7 @@ pub struct Policy {
     unknown_users: Option<usize>,
     users: BTreeMap<String, usize>,
     profiles: Vec<Profile>,
+    admins: BTreeSet<String>,
 }
 
 /// What one kind of caller may do.
@@ -97,6 +99,8 @@ pub struct Profile {
     pub routes: Vec<RouteRule>,
     /// Allow-lists of the host-escape rules.
     pub escapes: Escapes,
+    /// Who owns what: enforcement, list and label modes, container quota.
+    pub ownership: OwnershipSettings,
 }
 
 /// A named route rule.
@@ -196,13 +200,18 @@ impl Policy {
         self.profiles.get(index)
     }
 
+    /// Whether the caller has the admin role (may touch every object, whoever owns it).
+    pub fn is_admin(&self, caller: Caller<'_>) -> bool {
+        matches!(caller, Caller::User(name) if self.admins.contains(name))
+    }
+
     /// Every profile, in file order of their names.
     pub fn profiles(&self) -> &[Profile] {
         &self.profiles
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -220,6 +229,8 @@ struct PolicyFile {
     users: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     profiles: BTreeMap<String, ProfileFile>,
+    #[serde(default)]
+    groups: BTreeMap<String, GroupFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +242,8 @@ struct ProfileFile {
     routes: Vec<RouteRuleFile>,
     #[serde(default)]
     escapes: EscapesFile,
+    #[serde(default)]
+    ownership: OwnershipSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,6 +316,16 @@ impl Compiler<'_> {
                 users.insert(user.clone(), index);
             }
         }
+        let roles = compile_groups(
+            self.text,
+            &file.groups,
+            &names,
+            &file.users,
+            &mut self.errors,
+        );
+        for (user, index) in roles.profiles {
+            users.entry(user).or_insert(index);
+        }
         if self.errors.is_empty() {
             Ok(Policy {
                 default: file.default,
@@ -310,6 +333,7 @@ impl Compiler<'_> {
                 unknown_users,
                 users,
                 profiles,
+                admins: roles.admins,
             })
         } else {
             self.errors.sort_by_key(PolicyError::line);
@@ -357,6 +381,7 @@ impl Compiler<'_> {
             description: file.description,
             routes,
             escapes: self.escapes(file.escapes),
+            ownership: file.ownership,
         }
     }
 

@@ -65,6 +65,14 @@ pub enum Reply {
     Streamed(Answer),
     /// The connection is hijacked (exec start, attach) and this raw stream is written to it.
     Hijacked(Vec<u8>),
+    /// The answer depends on what happens to a container later (wait, attach): resolve it
+    /// with [`MemoryEngine::resolve`].
+    Pending {
+        /// The container's full id.
+        container_id: String,
+        /// What is awaited.
+        awaited: Awaited,
+    },
     /// The handler returned an error; the router writes it after the response phase.
     Failed {
         /// The HTTP status of the error.
@@ -75,6 +83,19 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The bytes a client receives as the body: the answer's body, a hijacked stream, or
+    /// the error as dockerd's JSON; nothing for a still pending answer.
+    pub fn into_body(self) -> Vec<u8> {
+        match self {
+            Reply::Buffered(answer) | Reply::Streamed(answer) => answer.body,
+            Reply::Hijacked(output) => output,
+            Reply::Pending { .. } => Vec::new(),
+            Reply::Failed { message, .. } => {
+                (json!({ "message": message }).to_string() + "\n").into_bytes()
+            }
+        }
+    }
+
     fn json(status: u16, value: &Value) -> Reply {
         Reply::Buffered(Answer {
             status,
@@ -97,6 +118,40 @@ impl Reply {
             message: message.into(),
         }
     }
+}
+
+/// What a pending answer waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Awaited {
+    /// `POST /containers/{id}/wait`: a flushed `{"Error":null,"StatusCode":N}` once
+    /// `condition` holds.
+    Wait {
+        /// `not-running`, `next-exit` or `removed`.
+        condition: WaitCondition,
+        /// The container's exit count when the call came (for `next-exit`).
+        exits_seen: u64,
+    },
+    /// `POST /containers/{id}/attach`: the output of the runs that start after the call,
+    /// as a raw stream that ends when the container stops.
+    Attach {
+        /// The container's start count when the call came.
+        starts_seen: u64,
+        /// Whether standard output is wanted.
+        stdout: bool,
+        /// Whether standard error is wanted.
+        stderr: bool,
+    },
+}
+
+/// The `condition` of a wait, as dockerd spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Until the container is not running (the default).
+    NotRunning,
+    /// Until its next exit.
+    NextExit,
+    /// Until it is removed.
+    Removed,
 }
 
 /// The stream a piece of output was written to, numbered as in Docker's multiplexed format.
@@ -146,6 +201,11 @@ struct Container {
     exit_code: i64,
     logs: Vec<(StdStream, Vec<u8>)>,
     exec_ids: Vec<String>,
+    /// How many times it started and exited, and where in `logs` its last run began: what
+    /// pending waits and attaches look at.
+    starts: u64,
+    exits: u64,
+    run_logs_from: usize,
 }
 
 #[derive(Debug)]
@@ -162,6 +222,8 @@ struct Exec {
 struct State {
     containers: Vec<Container>,
     execs: BTreeMap<String, Exec>,
+    /// Removed containers, kept for the waits and attaches that outlive them.
+    removed: BTreeMap<String, Container>,
 }
 
 /// The in-memory engine: a table of container and exec records behind a lock.
@@ -169,6 +231,8 @@ struct State {
 pub struct MemoryEngine {
     identity: EngineIdentity,
     state: Mutex<State>,
+    /// Bumped after every change of a container's run state; pending answers re-check then.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// The part of a container create body the engine keeps (exact field names, as the CLI
@@ -214,6 +278,7 @@ impl MemoryEngine {
         MemoryEngine {
             identity,
             state: Mutex::new(State::default()),
+            changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -238,6 +303,8 @@ impl MemoryEngine {
             ("POST", "/containers/{name}/kill") => self.kill(route),
             ("DELETE", "/containers/{name}") => self.remove(route),
             ("GET", "/containers/{name}/logs") => self.logs(route),
+            ("POST", "/containers/{name}/wait") => self.wait(route),
+            ("POST", "/containers/{name}/attach") => self.attach(route),
             ("POST", "/containers/{name}/exec") => self.exec_create(route, body),
             ("POST", "/exec/{name}/start") => self.exec_start(route, body),
             ("GET", "/exec/{id}/json") => self.exec_inspect(route),
@@ -385,6 +452,9 @@ impl MemoryEngine {
             exit_code: 0,
             logs: Vec::new(),
             exec_ids: Vec::new(),
+            starts: 0,
+            exits: 0,
+            run_logs_from: 0,
         });
         Reply::json(201, &json!({"Id": id, "Warnings": []}))
     }
@@ -392,10 +462,22 @@ impl MemoryEngine {
     fn with_container(&self, route: &Route, answer: impl FnOnce(&mut Container) -> Reply) -> Reply {
         let name = route.param("name").unwrap_or_default();
         let mut state = self.lock();
-        match find_container(&mut state.containers, name) {
+        let reply = match find_container(&mut state.containers, name) {
             Some(container) => answer(container),
-            None => Reply::fail(404, format!("No such container: {name}")),
+            None => return Reply::fail(404, format!("No such container: {name}")),
+        };
+        // A container with AutoRemove goes once it stopped (`docker run --rm`).
+        let (gone, kept): (Vec<Container>, Vec<Container>) = std::mem::take(&mut state.containers)
+            .into_iter()
+            .partition(|c| c.state == RunState::Exited && auto_removes(c));
+        state.containers = kept;
+        for container in gone {
+            state.execs.retain(|_, e| e.container_id != container.id);
+            state.removed.insert(container.id.clone(), container);
         }
+        drop(state);
+        self.changes.send_modify(|n| *n += 1);
+        reply
     }
 
     fn start(&self, route: &Route) -> Reply {
@@ -409,15 +491,13 @@ impl MemoryEngine {
                 .collect();
             let run = simulate(&argv);
             c.started_at = Some(SystemTime::now());
+            c.starts += 1;
+            c.run_logs_from = c.logs.len();
             c.logs.push((StdStream::Stdout, run.stdout));
             c.logs.push((StdStream::Stderr, run.stderr));
-            match run.exit_code {
-                Some(code) => {
-                    c.state = RunState::Exited;
-                    c.exit_code = code;
-                    c.finished_at = c.started_at;
-                }
-                None => c.state = RunState::Running,
+            c.state = RunState::Running;
+            if let Some(code) = run.exit_code {
+                finish(c, code);
             }
             Reply::no_content(204)
         })
@@ -468,9 +548,64 @@ impl MemoryEngine {
             );
         }
         let id = container.id.clone();
-        state.containers.retain(|c| c.id != id);
+        if let Some(index) = state.containers.iter().position(|c| c.id == id) {
+            let container = state.containers.remove(index);
+            state.removed.insert(id.clone(), container);
+        }
         state.execs.retain(|_, e| e.container_id != id);
+        drop(state);
+        self.changes.send_modify(|n| *n += 1);
         Reply::no_content(204)
+    }
+
+    fn wait(&self, route: &Route) -> Reply {
+        let condition = match route.query_value("condition").unwrap_or_default() {
+            "" | "not-running" => WaitCondition::NotRunning,
+            "next-exit" => WaitCondition::NextExit,
+            "removed" => WaitCondition::Removed,
+            other => {
+                return Reply::fail(400, format!("invalid condition: {other:?}"));
+            }
+        };
+        self.with_container(route, |c| Reply::Pending {
+            container_id: c.id.clone(),
+            awaited: Awaited::Wait {
+                condition,
+                exits_seen: c.exits,
+            },
+        })
+    }
+
+    fn attach(&self, route: &Route) -> Reply {
+        let stdout = route.query_value("stdout").is_some_and(form_bool);
+        let stderr = route.query_value("stderr").is_some_and(form_bool);
+        self.with_container(route, |c| Reply::Pending {
+            container_id: c.id.clone(),
+            awaited: Awaited::Attach {
+                starts_seen: c.starts,
+                stdout,
+                stderr,
+            },
+        })
+    }
+
+    /// The answer a [`Reply::Pending`] waits for, once the container got there.
+    pub async fn resolve(&self, container_id: &str, awaited: &Awaited) -> Reply {
+        loop {
+            // Subscribed before looking, so no change between the two is missed.
+            let mut changes = self.changes.subscribe();
+            {
+                let state = self.lock();
+                let live = state.containers.iter().find(|c| c.id == container_id);
+                let removed = state.removed.get(container_id);
+                if let Some(reply) = settled(live, removed, awaited) {
+                    return reply;
+                }
+            }
+            if changes.changed().await.is_err() {
+                return Reply::fail(500, "fake-dockerd: the engine is shutting down");
+            }
+        }
     }
 
     fn logs(&self, route: &Route) -> Reply {
@@ -600,7 +735,67 @@ impl MemoryEngine {
 fn finish(container: &mut Container, exit_code: i64) {
     container.state = RunState::Exited;
     container.exit_code = exit_code;
+    container.exits += 1;
     container.finished_at = Some(SystemTime::now());
+}
+
+fn auto_removes(container: &Container) -> bool {
+    container.host_config.get("AutoRemove") == Some(&Value::Bool(true))
+}
+
+/// The answer to `awaited` if the container (`live`, or `removed`) got there.
+fn settled(
+    live: Option<&Container>,
+    removed: Option<&Container>,
+    awaited: &Awaited,
+) -> Option<Reply> {
+    let container = live.or(removed)?;
+    let stopped = removed.is_some() || container.state != RunState::Running;
+    match awaited {
+        Awaited::Wait {
+            condition,
+            exits_seen,
+        } => {
+            let done = match condition {
+                WaitCondition::NotRunning => stopped,
+                WaitCondition::NextExit => container.exits > *exits_seen,
+                WaitCondition::Removed => removed.is_some(),
+            };
+            done.then(|| {
+                let body = json!({"Error": null, "StatusCode": container.exit_code});
+                Reply::Streamed(Answer {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: format!("{body}\n").into_bytes(),
+                })
+            })
+        }
+        Awaited::Attach {
+            starts_seen,
+            stdout,
+            stderr,
+        } => {
+            let ran = container.starts > *starts_seen;
+            if !stopped || (!ran && container.state == RunState::Created) {
+                return None;
+            }
+            let mut output = Vec::new();
+            if ran {
+                for (stream, bytes) in &container.logs[container.run_logs_from..] {
+                    let wanted = match stream {
+                        StdStream::Stdout => *stdout,
+                        StdStream::Stderr => *stderr,
+                    };
+                    if wanted && container.tty {
+                        output.extend_from_slice(bytes);
+                    } else if wanted {
+                        output.extend(multiplex(*stream, bytes));
+                    }
+                }
+            }
+            Some(Reply::Hijacked(output))
+        }
+    }
 }
 
 /// Resolves a container reference the way dockerd does: full id, name (with or without the
@@ -725,7 +920,7 @@ fn go_arch() -> &'static str {
 }
 
 /// dockerd's `httputils.BoolValue`: anything but empty, `0`, `no`, `false` and `none` is true.
-fn form_bool(value: &str) -> bool {
+pub fn form_bool(value: &str) -> bool {
     !matches!(
         value.trim().to_ascii_lowercase().as_str(),
         "" | "0" | "no" | "false" | "none"

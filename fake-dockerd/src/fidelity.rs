@@ -2,7 +2,10 @@
 //!
 //! The same crafted requests go once through a real dockerd (with `record-plugin`) and once
 //! through fake-dockerd; the plugin-side recordings must match call for call, with container
-//! ids and timestamps aside, and the client must see the same results.
+//! ids and timestamps aside, and the client must see the same results. [`check`] runs the
+//! fake half over real sockets.
+
+pub mod check;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -120,6 +123,21 @@ pub fn compare_plugin_calls(recorded: &[PluginCall], produced: &[PluginCall]) ->
     mismatches
 }
 
+/// The calls in a canonical order (phase, method, URI with ids masked; stable otherwise), for
+/// comparing runs where concurrent API calls (attach, wait and start of `docker run`) reach
+/// the plugin interleaved differently.
+pub fn in_canonical_order(calls: &[PluginCall]) -> Vec<PluginCall> {
+    let mut sorted = calls.to_vec();
+    sorted.sort_by_cached_key(|call| {
+        (
+            matches!(call.phase, protocol::Phase::Response),
+            call.message.request_method.clone(),
+            mask(&call.message.request_uri),
+        )
+    });
+    sorted
+}
+
 /// Compares what the client saw in both runs (status, and the error message if any).
 pub fn compare_client_results(
     index: usize,
@@ -162,8 +180,9 @@ fn show(bytes: &[u8]) -> String {
     }
 }
 
-/// Replaces ids and timestamps in `text` with `<id>` and `<time>`.
-fn mask(text: &str) -> String {
+/// Replaces container ids (64 lower-case hex digits) and RFC 3339 timestamps in `text` with
+/// `<id>` and `<time>`.
+pub fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -253,6 +272,19 @@ mod tests {
         let mismatches = compare_plugin_calls(&[real], &[fake]);
         assert_eq!(mismatches.len(), 1);
         assert_eq!(mismatches[0].field, "RequestBody");
+    }
+
+    #[test]
+    fn canonical_order_ignores_interleaving_of_concurrent_calls() {
+        let a = call("/v1.41/containers/x/attach", "");
+        let b = call("/v1.41/containers/x/wait", "");
+        assert_eq!(
+            compare_plugin_calls(
+                &in_canonical_order(&[a.clone(), b.clone()]),
+                &in_canonical_order(&[b, a])
+            ),
+            vec![]
+        );
     }
 
     #[test]

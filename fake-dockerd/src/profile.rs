@@ -273,6 +273,7 @@ const IMPLICIT_STATUS_ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/_ping", true),
     ("HEAD", "/_ping", false),
     ("GET", "/containers/{name}/stats", false),
+    ("GET", "/containers/{name}/archive", false),
     ("HEAD", "/containers/{name}/archive", false),
     ("PUT", "/containers/{name}/archive", false),
     ("POST", "/networks/{id}/connect", false),

@@ -51,19 +51,19 @@ pub enum RecordError {
 /// Runs `fake-dockerd record` until SIGTERM or SIGINT.
 pub async fn run(args: Args) -> Result<(), RecordError> {
     let upstream = Upstream::from_address(&args.upstream)?;
-    let identity_headers = upstream.identity_headers().await?;
+    let identity = upstream.identity().await?;
     let file = File::create(&args.out).map_err(|source| RecordError::Create {
         path: args.out.clone(),
         source,
     })?;
-    let service = Service {
-        // Only consulted for routing and buffering, which a plugin-less proxy leaves alone.
-        profile: Profile::get(ProfileName::Moby2010),
-        chain: None,
-        engine: Engine::Upstream(upstream),
-        identity_headers,
-        tap: Some(capture_tap(file)),
-    };
+    // The profile is only consulted for routing and buffering, which a plugin-less proxy
+    // leaves to the daemon.
+    let service = Service::new(
+        Profile::get(ProfileName::Moby2010),
+        None,
+        Engine::Upstream(upstream, identity),
+        Some(capture_tap(file)),
+    );
     let listener = serve::listen(&args.listen)?;
     tracing::info!(
         socket = %args.listen.display(),

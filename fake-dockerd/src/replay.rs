@@ -2,7 +2,9 @@
 //! what the plugin was sent, what it answered and what the client would have seen.
 //!
 //! Exchanges (capture format v1) run both phases as the daemon would; plugin-side recordings
-//! (`record-plugin` lines) are re-sent to the plugin as the real daemon sent them.
+//! (`record-plugin` lines) are re-sent to the plugin as the real daemon sent them, one call
+//! each. For those the handler's answer is unknown: an allow is reported with the recorded
+//! `ResponseStatusCode` in the response phase and 200 in the request phase.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

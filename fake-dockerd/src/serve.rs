@@ -24,8 +24,10 @@ use protocol::client::PluginClient;
 use protocol::{ActivateManifest, AuthzRequest, Phase};
 use tokio::net::UnixListener;
 
-use crate::backend::{EngineIdentity, MemoryEngine};
-use crate::chain::{AuthzChain, BoxFuture, Denial, EndpointAnswer, PluginEndpoint};
+use crate::backend::{EngineIdentity, MemoryEngine, Reply};
+use crate::chain::{
+    ActivationError, AuthzChain, BoxFuture, Denial, EndpointAnswer, PluginEndpoint,
+};
 use crate::profile_go::canonical_header_key;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::{ClientRequest, ClientResponse, Profile, ProfileName};
@@ -60,7 +62,16 @@ pub enum ServeError {
     /// A plugin could not be located within dockerd's retry window.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
-    /// A plugin was found but its activation failed or it is not an authz plugin.
+    /// A plugin's socket was found but nothing answers on it (retried like dockerd).
+    #[error("plugin {name} is unreachable: {reason}")]
+    Unreachable {
+        /// The plugin name.
+        name: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// A plugin answered its activation with something dockerd refuses, or it is not an
+    /// authz plugin (not retried, as in dockerd).
     #[error("plugin {name} could not be activated: {reason}")]
     Activation {
         /// The plugin name.
@@ -89,8 +100,8 @@ pub enum ServeError {
 pub enum Engine {
     /// The in-memory engine.
     Memory(MemoryEngine),
-    /// A real daemon.
-    Upstream(Upstream),
+    /// A real daemon, with the identity headers it puts on every answer.
+    Upstream(Upstream, Vec<(String, String)>),
 }
 
 /// Called with every finished exchange, as the client saw it (used by `record`).
@@ -99,16 +110,64 @@ pub type Tap = Arc<dyn Fn(&ClientRequest, &ClientResponse) + Send + Sync>;
 /// Everything a connection handler needs.
 pub struct Service {
     /// The daemon family whose router and middleware are reproduced.
-    pub profile: Profile,
+    profile: Profile,
     /// The plugin chain; `None` without plugins, where dockerd skips its authz middleware
     /// and leaves routing to the daemon (`record`).
-    pub chain: Option<AuthzChain>,
+    chain: Option<AuthzChain>,
     /// Who answers.
-    pub engine: Engine,
-    /// The daemon's identity headers, put on answers fake-dockerd makes itself.
-    pub identity_headers: Vec<(String, String)>,
+    engine: Engine,
     /// Receives finished exchanges (whole bodies), if set.
-    pub tap: Option<Tap>,
+    tap: Option<Tap>,
+    /// Exchanges not finished yet (response phase and tap included): shutdown waits for them.
+    flights: tokio::sync::watch::Sender<usize>,
+}
+
+/// Marks an exchange as in flight until dropped.
+#[derive(Debug)]
+struct Flight(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+impl Service {
+    /// A service answering with `engine`, behind `chain` (none: no authz middleware at
+    /// all), passing finished exchanges to `tap`.
+    pub fn new(
+        profile: Profile,
+        chain: Option<AuthzChain>,
+        engine: Engine,
+        tap: Option<Tap>,
+    ) -> Service {
+        Service {
+            profile,
+            chain,
+            engine,
+            tap,
+            flights: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    fn enter(&self) -> Flight {
+        self.flights.send_modify(|n| *n += 1);
+        Flight(self.flights.clone())
+    }
+
+    /// Waits until no exchange is in flight, at most `limit`.
+    async fn drain(&self, limit: std::time::Duration) {
+        let mut flights = self.flights.subscribe();
+        if tokio::time::timeout(limit, flights.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} exchanges still in flight at shutdown",
+                *flights.borrow()
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for Service {
@@ -137,25 +196,16 @@ pub async fn run(args: Args) -> Result<(), ServeError> {
         let plugin = connect_plugin(name, &paths, &profile).await?;
         plugins.push((name.clone(), plugin));
     }
-    let (engine, identity_headers) = match &args.upstream {
+    let engine = match &args.upstream {
         Some(address) => {
             let upstream = Upstream::from_address(address)?;
-            let identity = upstream.identity_headers().await?;
-            (Engine::Upstream(upstream), identity)
+            let identity = upstream.identity().await?;
+            Engine::Upstream(upstream, identity)
         }
-        None => {
-            let engine = MemoryEngine::new(engine_identity(args.profile));
-            let identity = engine.identity().headers();
-            (Engine::Memory(engine), identity)
-        }
+        None => Engine::Memory(MemoryEngine::new(engine_identity(args.profile))),
     };
-    let service = Service {
-        profile: profile.clone(),
-        chain: (!plugins.is_empty()).then(|| AuthzChain::new(profile.clone(), plugins)),
-        engine,
-        identity_headers,
-        tap: None,
-    };
+    let chain = (!plugins.is_empty()).then(|| AuthzChain::new(profile.clone(), plugins));
+    let service = Service::new(profile, chain, engine, None);
     let listener = listen(&args.listen)?;
     tracing::info!(socket = %args.listen.display(), profile = %args.profile, "serving the Docker API");
     serve(
@@ -174,6 +224,9 @@ pub fn listen(path: &std::path::Path) -> Result<UnixListener, ServeError> {
     })
 }
 
+/// How long a stopping server waits for exchanges in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Accepts connections and answers them with `service` until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
@@ -184,7 +237,12 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted.map_err(ServeError::Accept)?.0,
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                // Streams, hijacks and response phases still running finish (and are
+                // recorded) before the process ends.
+                service.drain(SHUTDOWN_GRACE).await;
+                return Ok(());
+            }
         };
         let service = Arc::clone(&service);
         tokio::spawn(async move {
@@ -218,12 +276,7 @@ async fn connect_plugin(
         };
         match attempt {
             Ok(plugin) => return Ok(plugin),
-            Err(ServeError::Activation { reason, .. }) if reason.starts_with(NOT_AUTHZ) => {
-                return Err(ServeError::Activation {
-                    name: name.to_owned(),
-                    reason,
-                })
-            }
+            Err(err @ ServeError::Activation { .. }) => return Err(err),
             Err(err) => {
                 let wait = profile.retry.backoff(retries);
                 // pkg/plugins/client.go `abort`: no retry whose wait would end the window.
@@ -250,7 +303,7 @@ pub struct Activated {
 }
 
 impl PluginEndpoint for Activated {
-    fn activate(&self) -> BoxFuture<'_, Result<ActivateManifest, String>> {
+    fn activate(&self) -> BoxFuture<'_, Result<ActivateManifest, ActivationError>> {
         let manifest = self.manifest.clone();
         Box::pin(async move { Ok(manifest) })
     }
@@ -266,13 +319,23 @@ impl PluginEndpoint for Activated {
 
 async fn activate(name: &str, socket: PathBuf) -> Result<Activated, ServeError> {
     let client = PluginClient::new(socket);
-    let failed = |reason: String| ServeError::Activation {
-        name: name.to_owned(),
-        reason,
-    };
-    let manifest = PluginEndpoint::activate(&client).await.map_err(failed)?;
+    let manifest = PluginEndpoint::activate(&client)
+        .await
+        .map_err(|err| match err {
+            ActivationError::Unreachable(reason) => ServeError::Unreachable {
+                name: name.to_owned(),
+                reason,
+            },
+            ActivationError::Refused(reason) => ServeError::Activation {
+                name: name.to_owned(),
+                reason,
+            },
+        })?;
     if !manifest.implements_authz() {
-        return Err(failed(NOT_AUTHZ.to_owned()));
+        return Err(ServeError::Activation {
+            name: name.to_owned(),
+            reason: NOT_AUTHZ.to_owned(),
+        });
     }
     Ok(Activated { client, manifest })
 }
@@ -294,6 +357,7 @@ pub fn engine_identity(profile: ProfileName) -> EngineIdentity {
 
 /// Answers one client call.
 async fn answer(service: &Arc<Service>, mut request: Request<Incoming>) -> Response<AnswerBody> {
+    let _flight = service.enter();
     let upgrade = request
         .headers()
         .contains_key(http::header::UPGRADE)
@@ -402,6 +466,32 @@ impl Service {
         match &self.chain {
             Some(chain) => chain.authorize_response(call, response).await,
             None => Ok(()),
+        }
+    }
+
+    /// `headers` with the daemon's identity headers added where absent. A hijacked call's
+    /// response phase shows what the version middleware set, even when the daemon wrote its
+    /// switch of protocols without them (attach does).
+    fn with_identity(&self, headers: &[(String, String)]) -> Vec<(String, String)> {
+        let identity = match &self.engine {
+            Engine::Memory(engine) => engine.identity().headers(),
+            Engine::Upstream(_, identity) => identity.clone(),
+        };
+        identity
+            .into_iter()
+            .filter(|(name, _)| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .chain(headers.iter().cloned())
+            .collect()
+    }
+
+    /// Resolves a pending answer of the in-memory engine.
+    async fn resolve(&self, container_id: &str, awaited: &crate::backend::Awaited) -> Reply {
+        match &self.engine {
+            Engine::Memory(engine) => engine.resolve(container_id, awaited).await,
+            Engine::Upstream(..) => Reply::Failed {
+                status: 500,
+                message: "fake-dockerd: a pending answer needs the in-memory engine".into(),
+            },
         }
     }
 

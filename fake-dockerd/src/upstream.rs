@@ -46,6 +46,14 @@ pub enum UpstreamError {
     /// The HTTP exchange with the daemon failed.
     #[error("exchange with the upstream daemon failed: {0}")]
     Http(#[from] hyper::Error),
+    /// The socket answered `/_ping` with something other than 200.
+    #[error("{} does not look like a Docker daemon: GET /_ping answered {status}", path.display())]
+    NotADaemon {
+        /// The socket path.
+        path: PathBuf,
+        /// The status it answered.
+        status: u16,
+    },
     /// The client's call could not be rebuilt as an upstream request.
     #[error("cannot rebuild the call for the upstream daemon: {0}")]
     Request(#[from] http::Error),
@@ -125,19 +133,28 @@ impl Upstream {
         Ok(sender.send_request(request.body(body)?).await?)
     }
 
-    /// The identity headers the daemon puts on every answer (`Api-Version`, `Server`, ...),
-    /// read from its `/_ping`, so that answers made by the proxy itself look like the daemon's.
-    pub async fn identity_headers(&self) -> Result<Vec<(String, String)>, UpstreamError> {
-        let headers = http::HeaderMap::new();
+    /// Checks that the daemon answers `GET /_ping` with 200 (so a wrong address fails at
+    /// startup) and returns the headers its version middleware puts on every answer
+    /// (`Api-Version`, `Server`...): a hijacked call's response phase shows them even where
+    /// the daemon wrote its `101` without them.
+    pub async fn identity(&self) -> Result<Vec<(String, String)>, UpstreamError> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
         let response = self
             .send(Outgoing {
                 method: &http::Method::GET,
                 target: "/_ping",
-                headers: &headers_with_host(headers),
+                headers: &headers,
                 body: Bytes::new(),
                 chunked: false,
             })
             .await?;
+        if response.status() != http::StatusCode::OK {
+            return Err(UpstreamError::NotADaemon {
+                path: self.socket.clone(),
+                status: response.status().as_u16(),
+            });
+        }
         Ok(response
             .headers()
             .iter()
@@ -150,13 +167,9 @@ impl Upstream {
     }
 }
 
-/// Headers dockerd's version middleware sets on every answer.
-pub const IDENTITY_HEADERS: [&str; 4] = ["api-version", "docker-experimental", "ostype", "server"];
-
-fn headers_with_host(mut headers: http::HeaderMap) -> http::HeaderMap {
-    headers.insert(http::header::HOST, HeaderValue::from_static("docker"));
-    headers
-}
+/// The headers dockerd's version middleware sets on every answer (lower case, as hyper
+/// names them).
+const IDENTITY_HEADERS: [&str; 4] = ["api-version", "docker-experimental", "ostype", "server"];
 
 #[cfg(test)]
 mod tests {
@@ -195,7 +208,7 @@ mod tests {
     async fn a_missing_daemon_socket_is_a_connect_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let upstream = Upstream::new(dir.path().join("absent.sock"));
-        let error = upstream.identity_headers().await.unwrap_err();
+        let error = upstream.identity().await.unwrap_err();
         assert!(matches!(error, UpstreamError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("absent.sock"));
     }

@@ -172,6 +172,8 @@ fn serve_reloads_a_valid_policy_on_sighup_and_keeps_the_old_one_when_invalid() {
             .arg(&policy)
             .arg("--audit-log")
             .arg(&audit)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
             .stderr(Stdio::piped())
             .spawn()
             .expect("authobot serve starts"),

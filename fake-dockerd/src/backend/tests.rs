@@ -222,3 +222,105 @@ fn go_bool_form_values_follow_dockerd() {
         assert!(form_bool(truthy), "{truthy:?}");
     }
 }
+
+#[tokio::test]
+async fn an_attach_before_start_gets_the_output_of_the_run_once_it_stopped() {
+    let engine = engine();
+    let id = create(&engine, "box", &["echo", "attached"]);
+    let attach = engine.handle(
+        &route(
+            "POST",
+            "/containers/{name}/attach",
+            &[("name", "box")],
+            &[("stream", "1"), ("stdout", "1"), ("stderr", "1")],
+        ),
+        b"",
+    );
+    let Reply::Pending {
+        container_id,
+        awaited,
+    } = attach
+    else {
+        panic!("{attach:?}")
+    };
+    assert_eq!(container_id, id);
+    start(&engine, "box");
+    let output = engine.resolve(&container_id, &awaited).await;
+    assert_eq!(
+        output,
+        Reply::Hijacked(multiplex(StdStream::Stdout, b"attached\n"))
+    );
+}
+
+#[tokio::test]
+async fn a_wait_for_removal_of_an_autoremove_container_answers_its_exit_code() {
+    let engine = engine();
+    let body = json!({"Image": "img", "Cmd": ["false"], "HostConfig": {"AutoRemove": true}});
+    let created = engine.handle(
+        &route("POST", "/containers/create", &[], &[("name", "gone")]),
+        body.to_string().as_bytes(),
+    );
+    let id = json_body(&created)["Id"].as_str().unwrap().to_owned();
+    let wait = engine.handle(
+        &route(
+            "POST",
+            "/containers/{name}/wait",
+            &[("name", &id)],
+            &[("condition", "removed")],
+        ),
+        b"",
+    );
+    let Reply::Pending {
+        container_id,
+        awaited,
+    } = wait
+    else {
+        panic!("{wait:?}")
+    };
+    start(&engine, &id);
+    let answer = engine.resolve(&container_id, &awaited).await;
+    assert_eq!(answer.into_body(), b"{\"Error\":null,\"StatusCode\":1}\n");
+    let gone = engine.handle(
+        &route("GET", "/containers/{name}/json", &[("name", &id)], &[]),
+        b"",
+    );
+    assert!(
+        matches!(gone, Reply::Failed { status: 404, .. }),
+        "{gone:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_next_exit_wait_on_a_running_container_answers_when_it_is_stopped() {
+    let engine = std::sync::Arc::new(engine());
+    create(&engine, "box", &["sleep", "100"]);
+    start(&engine, "box");
+    let wait = engine.handle(
+        &route(
+            "POST",
+            "/containers/{name}/wait",
+            &[("name", "box")],
+            &[("condition", "next-exit")],
+        ),
+        b"",
+    );
+    let Reply::Pending {
+        container_id,
+        awaited,
+    } = wait
+    else {
+        panic!("{wait:?}")
+    };
+    let waiter = {
+        let engine = std::sync::Arc::clone(&engine);
+        tokio::spawn(async move { engine.resolve(&container_id, &awaited).await })
+    };
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    engine.handle(
+        &route("POST", "/containers/{name}/stop", &[("name", "box")], &[]),
+        b"",
+    );
+    let answer = waiter.await.unwrap();
+    assert_eq!(answer.into_body(), b"{\"Error\":null,\"StatusCode\":143}\n");
+}

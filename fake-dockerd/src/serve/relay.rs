@@ -19,12 +19,14 @@ use protocol::route::Route;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{denial_response, header_lines, json_error, whole, AnswerBody, Engine, Service};
-use crate::backend::Reply;
+use crate::backend::{Awaited, Reply};
+use crate::chain::BoxFuture;
 use crate::upstream::{ChannelBody, Outgoing, Upstream};
 use crate::{ClientRequest, ClientResponse, Profile, Refusal, ResponseKind};
 
 /// Route templates whose dockerd handler flushes while writing, so the response phase never
-/// sees their answer: log streams, stats, wait, events, and every progress stream.
+/// sees their answer: log streams, stats (unless `stream=0`), wait, events, and every
+/// progress stream.
 const FLUSHING_ROUTES: &[&str] = &[
     "/containers/{name}/logs",
     "/containers/{name}/stats",
@@ -42,6 +44,17 @@ const FLUSHING_ROUTES: &[&str] = &[
     "/plugins/{name}/push",
     "/plugins/{name}/upgrade",
 ];
+
+/// Whether dockerd's handler for `route` flushes as it writes. Stats flush only when
+/// streaming: with `stream=0` the one JSON object is buffered (captures/workflow/stats).
+fn flushes(route: &Route) -> bool {
+    match route.template {
+        "/containers/{name}/stats" => route
+            .query_value("stream")
+            .is_none_or(crate::backend::form_bool),
+        template => FLUSHING_ROUTES.contains(&template),
+    }
+}
 
 /// Route templates whose dockerd handler hijacks the connection.
 const HIJACKING_ROUTES: &[&str] = &["/containers/{name}/attach", "/exec/{name}/start"];
@@ -85,25 +98,75 @@ pub(super) async fn dispatch(
         Engine::Memory(engine) => match route {
             Some(route) => {
                 let reply = engine.handle(&route, &body);
-                from_memory(service, reply, call, upgrade).await
+                let identity = engine.identity().headers();
+                from_memory(service, reply, identity, call, upgrade).await
             }
             None => json_error(404, "page not found"),
         },
-        Engine::Upstream(upstream) => {
-            let template = route.map_or("", |route| route.template);
-            forward(service, upstream, template, &parts, body, call, upgrade).await
+        Engine::Upstream(upstream, _) => {
+            forward(
+                service,
+                upstream,
+                route.as_ref(),
+                &parts,
+                body,
+                call,
+                upgrade,
+            )
+            .await
         }
     }
 }
 
+/// Gives an engine's reply to the client, with the headers dockerd's version middleware
+/// adds to every answer (`identity`), running the response phase where dockerd would.
 async fn from_memory(
     service: &Arc<Service>,
     reply: Reply,
+    identity: Vec<(String, String)>,
     call: ClientRequest,
     upgrade: Option<OnUpgrade>,
 ) -> Response<AnswerBody> {
-    let identity = service.identity_headers.clone();
     match reply {
+        Reply::Pending {
+            container_id,
+            awaited,
+        } => {
+            let later = {
+                let service = Arc::clone(service);
+                let awaited = awaited.clone();
+                async move { service.resolve(&container_id, &awaited).await }
+            };
+            match (awaited, upgrade) {
+                (Awaited::Attach { .. }, Some(upgrade)) => {
+                    let headers = vec![(
+                        "Content-Type".into(),
+                        "application/vnd.docker.raw-stream".into(),
+                    )];
+                    let output = Box::pin(async move { later.await.into_body() });
+                    hijack_with_output(service, call, headers, upgrade, output)
+                }
+                (Awaited::Attach { .. }, None) => {
+                    let headers = [
+                        identity,
+                        vec![(
+                            "Content-Type".into(),
+                            "application/vnd.docker.raw-stream".into(),
+                        )],
+                    ]
+                    .concat();
+                    stream_later(service, call, headers, later, ResponseKind::Hijacked)
+                }
+                (Awaited::Wait { .. }, _) => {
+                    let headers = [
+                        identity,
+                        vec![("Content-Type".into(), "application/json".into())],
+                    ]
+                    .concat();
+                    stream_later(service, call, headers, later, ResponseKind::Streamed)
+                }
+            }
+        }
         Reply::Buffered(answer) => {
             let headers = [identity, answer.headers].concat();
             let seen = ClientResponse {
@@ -152,7 +215,9 @@ async fn from_memory(
             ]
             .concat();
             match upgrade {
-                Some(upgrade) => hijack_with_output(service, call, headers, upgrade, output),
+                Some(upgrade) => {
+                    hijack_with_output(service, call, headers, upgrade, Box::pin(async { output }))
+                }
                 None => relay_stream(
                     service,
                     call,
@@ -188,14 +253,18 @@ fn hijack_with_output(
     call: ClientRequest,
     mut headers: Vec<(String, String)>,
     upgrade: OnUpgrade,
-    output: Vec<u8>,
+    output: BoxFuture<'static, Vec<u8>>,
 ) -> Response<AnswerBody> {
     headers.push(("Connection".into(), "Upgrade".into()));
     headers.push(("Upgrade".into(), "tcp".into()));
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = service.with_identity(&headers);
+    let flight = service.enter();
     tokio::spawn(async move {
-        match upgrade.await {
+        let _flight = flight;
+        let upgraded = upgrade.await;
+        let output = output.await;
+        match upgraded {
             Ok(upgraded) => {
                 let mut stream = TokioIo::new(upgraded);
                 if let Err(err) = stream.write_all(&output).await {
@@ -217,6 +286,47 @@ fn hijack_with_output(
     build(101, &headers, whole(Bytes::new()))
 }
 
+/// Sends `status` 200 and `headers` now and the body once `later` has it (a wait, an attach
+/// without upgrade); the response phase runs after, as for any flushed answer. A client
+/// that leaves first ends the wait.
+fn stream_later(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    headers: Vec<(String, String)>,
+    later: impl std::future::Future<Output = Reply> + Send + 'static,
+    kind: ResponseKind,
+) -> Response<AnswerBody> {
+    let (sender, body) = ChannelBody::channel(1);
+    let service = Arc::clone(service);
+    let seen_headers = match kind {
+        ResponseKind::Hijacked => service.with_identity(&headers),
+        _ => headers.clone(),
+    };
+    let flight = service.enter();
+    tokio::spawn(async move {
+        let _flight = flight;
+        let reply = tokio::select! {
+            reply = later => Some(reply),
+            () = sender.closed() => None,
+        };
+        let output = reply.map(Reply::into_body).unwrap_or_default();
+        if !output.is_empty() {
+            let _ = sender.send(Bytes::from(output.clone())).await;
+        }
+        let seen = ClientResponse {
+            status: 200,
+            headers: seen_headers,
+            body: output,
+            kind,
+        };
+        if let Err(denial) = service.authorize_response(&call, &seen).await {
+            let _ = sender.send(super::late_denial_bytes(&denial)).await;
+        }
+        service.record(&call, &seen);
+    });
+    build(200, &headers, body.boxed())
+}
+
 /// Relays an answer chunk by chunk as it is produced, then runs the response phase; a deny
 /// arrives too late to stop anything and is written after the stream, as dockerd does.
 fn relay_stream(
@@ -230,14 +340,26 @@ fn relay_stream(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(16);
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = match kind {
+        ResponseKind::Hijacked => service.with_identity(&headers),
+        _ => headers.clone(),
+    };
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let keep_all = service.tap.is_some();
         let mut seen = first.to_vec();
         let mut client_gone = !first.is_empty() && sender.send(first).await.is_err();
         if let Some(mut rest) = rest {
             while !client_gone {
-                match rest.frame().await {
+                // A client that leaves ends the call, as the daemon's handler returns when its
+                // client is gone (`docker run -d` drops its `wait` this way); the upstream
+                // connection is dropped with `rest`.
+                let frame = tokio::select! {
+                    frame = rest.frame() => frame,
+                    () = sender.closed() => break,
+                };
+                match frame {
                     Some(Ok(frame)) => {
                         let Ok(data) = frame.into_data() else {
                             continue;
@@ -273,7 +395,7 @@ fn relay_stream(
 async fn forward(
     service: &Arc<Service>,
     upstream: &Upstream,
-    template: &str,
+    route: Option<&Route>,
     parts: &http::request::Parts,
     body: Bytes,
     call: ClientRequest,
@@ -320,7 +442,7 @@ async fn forward(
         service.record(&call, &seen);
         return build(seen.status, &seen.headers, whole(seen.body));
     }
-    if HIJACKING_ROUTES.contains(&template) {
+    if route.is_some_and(|route| HIJACKING_ROUTES.contains(&route.template)) {
         return relay_stream(
             service,
             call,
@@ -331,7 +453,7 @@ async fn forward(
             ResponseKind::Hijacked,
         );
     }
-    if FLUSHING_ROUTES.contains(&template) {
+    if route.is_some_and(flushes) {
         return relay_stream(
             service,
             call,
@@ -387,8 +509,10 @@ fn splice(
     daemon: OnUpgrade,
 ) -> Response<AnswerBody> {
     let service = Arc::clone(service);
-    let seen_headers = headers.clone();
+    let seen_headers = service.with_identity(&headers);
+    let flight = service.enter();
     tokio::spawn(async move {
+        let _flight = flight;
         let (client, daemon) = match tokio::join!(client, daemon) {
             (Ok(client), Ok(daemon)) => (TokioIo::new(client), TokioIo::new(daemon)),
             (client, daemon) => {
@@ -457,4 +581,40 @@ fn build(status: u16, headers: &[(String, String)], body: AnswerBody) -> Respons
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, target: &str) -> Route {
+        protocol::route::parse(method, target).unwrap()
+    }
+
+    #[test]
+    fn log_streams_and_waits_are_flushed() {
+        assert!(flushes(&route(
+            "GET",
+            "/v1.41/containers/web/logs?stdout=1"
+        )));
+        assert!(flushes(&route("POST", "/v1.41/containers/web/wait")));
+    }
+
+    #[test]
+    fn stats_are_flushed_only_when_streaming() {
+        assert!(flushes(&route("GET", "/v1.41/containers/web/stats")));
+        assert!(flushes(&route(
+            "GET",
+            "/v1.41/containers/web/stats?stream=1"
+        )));
+        assert!(!flushes(&route(
+            "GET",
+            "/v1.41/containers/web/stats?stream=0"
+        )));
+    }
+
+    #[test]
+    fn a_container_list_is_buffered() {
+        assert!(!flushes(&route("GET", "/v1.41/containers/json")));
+    }
 }

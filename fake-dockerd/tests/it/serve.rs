@@ -264,3 +264,99 @@ fn a_response_phase_deny_after_a_hijacked_exec_changes_nothing() {
     let out = fake.docker(&["exec", "box", "echo", "still", "here"]);
     assert_eq!(ok_stdout(&out, "docker exec"), "still here\n");
 }
+
+/// fake-dockerd serving through authobot with its embedded default policy.
+fn serve_with_authobot() -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
+    use authobot::audit::AuditLog;
+    use authobot::plugin::Authobot;
+    use authobot::Policy;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = RunningPlugin::serve_any(
+        dir.path(),
+        "authobot",
+        std::sync::Arc::new(Authobot::new(
+            Policy::embedded_default(),
+            AuditLog::new(Box::new(std::io::sink())),
+        )),
+    );
+    let socket = dir.path().join("docker.sock");
+    let fake = FakeDockerd::start(
+        &socket,
+        &[
+            "serve",
+            "--listen",
+            socket.to_str().unwrap(),
+            "--authorization-plugin",
+            "authobot",
+            "--plugin-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    (dir, plugin, fake)
+}
+
+#[test]
+fn authobot_lets_the_everyday_cli_commands_through() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with_authobot();
+    ok_stdout(&fake.docker(&["version"]), "docker version");
+    ok_stdout(
+        &fake.docker(&["run", "-d", "--name", "app", "busybox", "sleep", "100"]),
+        "docker run -d",
+    );
+    assert!(ok_stdout(&fake.docker(&["ps"]), "docker ps").contains("app"));
+    assert_eq!(
+        ok_stdout(&fake.docker(&["exec", "app", "echo", "ok"]), "docker exec"),
+        "ok\n"
+    );
+    ok_stdout(&fake.docker(&["logs", "app"]), "docker logs");
+    ok_stdout(&fake.docker(&["stop", "app"]), "docker stop");
+    assert_eq!(
+        ok_stdout(&fake.docker(&["rm", "-f", "app"]), "docker rm -f").trim(),
+        "app"
+    );
+}
+
+#[test]
+fn authobot_denies_a_privileged_run_with_its_reason() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with_authobot();
+    let out = fake.docker(&["run", "-d", "--privileged", "busybox", "sleep", "1"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("authorization denied by plugin authobot: "),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("privileged"), "{stderr}");
+    let ps = ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a");
+    assert_eq!(ps.trim(), "", "the denied container must not exist");
+}
+
+#[test]
+fn docker_run_rm_prints_the_output_and_removes_the_container() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    let out = fake.docker(&["run", "--rm", "busybox", "echo", "attached", "run"]);
+    assert_eq!(ok_stdout(&out, "docker run --rm"), "attached run\n");
+    assert_eq!(
+        ok_stdout(&fake.docker(&["ps", "-a", "-q"]), "docker ps -a").trim(),
+        ""
+    );
+}
+
+#[test]
+fn docker_run_exits_with_the_simulated_exit_code() {
+    if !docker_cli_available() {
+        return;
+    }
+    let (_dir, _plugin, fake) = serve_with(None);
+    let out = fake.docker(&["run", "busybox", "false"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

@@ -10,8 +10,19 @@ use std::time::{Duration, Instant};
 use protocol::server::{self, ServerConfig};
 use protocol::{ActivateManifest, AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 
-/// The docker CLI the brief names; tests that need it skip (or fail under CI) without it.
-pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
+/// The docker CLI: `$FAKE_DOCKERD_TEST_DOCKER_CLI` if set, else the one the captures were
+/// made with (/usr/local/bin/docker, CLI 28), else Debian's from docker.io on PATH. Tests
+/// that need one skip (or fail under CI) without it.
+pub fn docker_cli() -> Option<PathBuf> {
+    if let Some(chosen) = std::env::var_os("FAKE_DOCKERD_TEST_DOCKER_CLI") {
+        return Some(PathBuf::from(chosen));
+    }
+    let preferred = PathBuf::from("/usr/local/bin/docker");
+    if preferred.exists() {
+        return Some(preferred);
+    }
+    which("docker")
+}
 
 /// Whether a missing tool must fail the test instead of skipping it.
 pub fn in_ci() -> bool {
@@ -24,12 +35,24 @@ pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
+/// The `User-Agent` the docker CLI sends (`Docker-Client/28.2.2 (linux)`).
+pub fn docker_cli_user_agent() -> Option<String> {
+    let cli = docker_cli()?;
+    let out = Command::new(cli)
+        .args(["version", "--format", "{{.Client.Version}}"])
+        .env("DOCKER_HOST", "unix:///nonexistent")
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!version.is_empty()).then(|| format!("Docker-Client/{version} (linux)"))
+}
+
 /// Whether the docker CLI is installed; prints the skip reason when it is not.
 pub fn docker_cli_available() -> bool {
-    if Path::new(DOCKER_CLI).exists() {
+    if docker_cli().is_some() {
         return true;
     }
-    skip(&format!("{DOCKER_CLI} is not installed"));
+    skip("no docker CLI is installed (/usr/local/bin/docker or docker on PATH)");
     false
 }
 
@@ -131,6 +154,14 @@ impl RunningPlugin {
     pub fn serve(dir: &Path, name: &str, plugin: TestPlugin) -> RunningPlugin {
         let calls = Arc::clone(&plugin.calls);
         let activations = Arc::clone(&plugin.activations);
+        let mut running = RunningPlugin::serve_any(dir, name, Arc::new(plugin));
+        running.calls = calls;
+        running.activations = activations;
+        running
+    }
+
+    /// Serves any plugin (authobot, say) as `dir/name.sock`; its calls are not logged here.
+    pub fn serve_any(dir: &Path, name: &str, plugin: Arc<dyn AuthzPlugin>) -> RunningPlugin {
         let socket = dir.join(format!("{name}.sock"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, is_ready) = std::sync::mpsc::channel();
@@ -139,7 +170,7 @@ impl RunningPlugin {
             runtime.block_on(async move {
                 let listener = server::bind_unix(&socket).unwrap();
                 ready.send(()).unwrap();
-                let _ = server::serve(listener, Arc::new(plugin), ServerConfig::default(), async {
+                let _ = server::serve(listener, plugin, ServerConfig::default(), async {
                     let _ = stopped.await;
                 })
                 .await;
@@ -147,8 +178,8 @@ impl RunningPlugin {
         });
         is_ready.recv().unwrap();
         RunningPlugin {
-            calls,
-            activations,
+            calls: CallLog::default(),
+            activations: Arc::default(),
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -282,7 +313,7 @@ impl Drop for FakeDockerd {
 pub fn docker_at(host: &str, args: &[&str]) -> Output {
     let config = std::env::temp_dir().join("fake-dockerd-tests-docker-config");
     std::fs::create_dir_all(&config).unwrap();
-    Command::new(DOCKER_CLI)
+    Command::new(docker_cli().expect("a docker CLI (checked by the caller)"))
         .args(args)
         .env("DOCKER_HOST", host)
         .env("DOCKER_CONFIG", &config)
@@ -325,9 +356,9 @@ pub fn real_dockerd() -> Option<&'static RealDockerd> {
 }
 
 fn start_real_dockerd() -> Result<RealDockerd, String> {
-    if !Path::new(DOCKER_CLI).exists() {
-        return Err(format!("{DOCKER_CLI} is not installed"));
-    }
+    let Some(cli) = docker_cli() else {
+        return Err("no docker CLI is installed (apt: docker.io)".into());
+    };
     let dockerd = which("dockerd").ok_or("dockerd is not installed (apt: docker.io)")?;
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
@@ -371,12 +402,18 @@ fn start_real_dockerd() -> Result<RealDockerd, String> {
         std::thread::sleep(Duration::from_millis(250));
     }
     let image = "fake-dockerd-it-busybox:latest";
-    import_busybox(&host, busybox, &root.join("rootfs"), image)?;
+    import_busybox(&cli, &host, busybox, &root.join("rootfs"), image)?;
     Ok(RealDockerd { socket, image })
 }
 
 /// Makes an image of a busybox-static rootfs with `docker import`.
-fn import_busybox(host: &str, busybox: &str, rootfs: &Path, image: &str) -> Result<(), String> {
+fn import_busybox(
+    cli: &Path,
+    host: &str,
+    busybox: &str,
+    rootfs: &Path,
+    image: &str,
+) -> Result<(), String> {
     let bin = rootfs.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
     std::fs::copy(busybox, bin.join("busybox")).map_err(|e| e.to_string())?;
@@ -395,7 +432,7 @@ fn import_busybox(host: &str, busybox: &str, rootfs: &Path, image: &str) -> Resu
         .map_err(|e| e.to_string())?;
     let config = std::env::temp_dir().join("fake-dockerd-tests-docker-config");
     std::fs::create_dir_all(&config).map_err(|e| e.to_string())?;
-    let imported = Command::new(DOCKER_CLI)
+    let imported = Command::new(cli)
         .args(["import", "-", image])
         .env("DOCKER_HOST", host)
         .env("DOCKER_CONFIG", &config)

@@ -19,11 +19,8 @@ fn verdict(method: &str, target: &[u8]) -> Value {
     };
     match route::parse(method, target) {
         Ok(route) => {
-            let mut vars: BTreeMap<&str, &str> = route
-                .params
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect();
+            let mut vars: BTreeMap<&str, &str> =
+                route.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             if let Some(version) = &route.version {
                 vars.insert("version", version);
             }

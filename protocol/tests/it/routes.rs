@@ -161,3 +161,49 @@ fn other_bodies_and_methods_do_not_set_parameters() {
         Some("application/x-www-form-urlencoded")
     ));
 }
+
+/// Targets assembled from the pieces routing cares about, plus arbitrary text.
+fn target_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        Just("/v1.41".to_owned()),
+        Just("/v.".to_owned()),
+        Just("/containers".to_owned()),
+        Just("/create".to_owned()),
+        Just("/exec".to_owned()),
+        Just("/%2F".to_owned()),
+        Just("/%2E%2E".to_owned()),
+        Just("/..".to_owned()),
+        Just("/.".to_owned()),
+        Just("/".to_owned()),
+        Just("?x=/auth".to_owned()),
+        Just(";".to_owned()),
+        Just("%0A".to_owned()),
+        Just("http://h".to_owned()),
+        "[ -~]{0,6}",
+        "\\PC{0,3}",
+    ];
+    proptest::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_target_parses_without_panic_to_a_clean_rooted_route(
+        method in proptest::prop_oneof![
+            proptest::strategy::Just("GET"),
+            proptest::strategy::Just("POST"),
+            proptest::strategy::Just("DELETE"),
+            proptest::strategy::Just("OPTIONS"),
+        ],
+        target in target_strategy(),
+    ) {
+        if let Ok(route) = route::parse(method, &target) {
+            proptest::prop_assert!(route.path.starts_with('/'));
+            proptest::prop_assert!(!route.path.contains("//"));
+            proptest::prop_assert!(!route.path.split('/').any(|s| s == "." || s == ".."));
+            for (_, value) in &route.params {
+                proptest::prop_assert!(route.path.contains(value.as_str()));
+            }
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! underneath), against the throwaway daemon with authobot that `vm/e2e.sh` starts. Skipped,
 //! with a message saying so, when the harness did not start one.
 
+use std::io::Write;
+
 use anyhow::{bail, Context, Result};
 use authobot_bollard_e2e::{is_plugin_denial, target_from, Target, SKIP_MESSAGE};
 use testcontainers::core::{ExecCommand, Mount, WaitFor};
@@ -12,7 +14,9 @@ fn target() -> Option<Target> {
     match target_from(|name| std::env::var(name).ok()) {
         Ok(Some(target)) => Some(target),
         Ok(None) => {
-            eprintln!("{SKIP_MESSAGE}");
+            // Straight to the stderr handle: libtest captures eprintln! of passing tests, and
+            // a skip has to be seen.
+            let _ = writeln!(std::io::stderr(), "{SKIP_MESSAGE}");
             None
         }
         Err(e) => panic!("{e}"),

@@ -1,0 +1,197 @@
+//! Who owns which container, exec session, volume and network: learned from the daemon's
+//! answers, enforced on every later call that names one of them.
+//!
+//! An authorization plugin cannot change requests or filter responses, so ownership is
+//! learned in the response phase (`learn`: a 2xx create records its caller as owner, a 2xx
+//! removal forgets) and enforced in the request phase (`enforce`). Both are pure: they read
+//! an [`OwnershipView`] handed to them and return decisions or [`Change`]s; the plugin wrapper
+//! applies the changes to the on-disk [`store::Store`] before the daemon gets its answer.
+
+pub mod config;
+pub mod enforce;
+pub mod learn;
+pub mod rules;
+pub mod store;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+pub use config::{Enforce, OwnershipSettings};
+
+/// The label that marks an object's owner in list filters and create bodies.
+pub const OWNER_LABEL: &str = "authobot.owner";
+
+/// The kinds of daemon objects that have owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// A container (`docker create`/`run`).
+    Container,
+    /// An exec session (`docker exec`), owned with its container.
+    Exec,
+    /// A volume.
+    Volume,
+    /// A network.
+    Network,
+}
+
+impl ObjectKind {
+    /// The one-letter tag that prefixes this kind's keys in the store.
+    pub(crate) fn tag(self) -> char {
+        match self {
+            ObjectKind::Container => 'c',
+            ObjectKind::Exec => 'e',
+            ObjectKind::Volume => 'v',
+            ObjectKind::Network => 'n',
+        }
+    }
+
+    /// How messages name the kind.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Container => "container",
+            ObjectKind::Exec => "exec session",
+            ObjectKind::Volume => "volume",
+            ObjectKind::Network => "network",
+        }
+    }
+}
+
+/// Who owns an object: a TLS user name, or every anonymous caller together (the empty name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Owner(pub String);
+
+impl Owner {
+    /// The owner for anonymous callers (the unix socket carries no identity).
+    pub fn anonymous() -> Owner {
+        Owner(String::new())
+    }
+
+    /// Whether this is the anonymous owner.
+    pub fn is_anonymous(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_anonymous() {
+            f.write_str("the anonymous callers (unix socket)")
+        } else {
+            write!(f, "user {:?}", self.0)
+        }
+    }
+}
+
+/// One owned object as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owned {
+    /// The daemon's full id (a volume's name is its id).
+    pub id: String,
+    /// Its owner.
+    pub owner: Owner,
+    /// A container's or network's name; for an exec session, its container's id.
+    pub name: String,
+    /// When the record was learned (seconds since the Unix epoch).
+    pub learned_at: u64,
+}
+
+/// What a reference (id, id prefix or name) resolves to, resolved the way dockerd does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "resolved", rename_all = "lowercase")]
+pub enum Lookup {
+    /// No owned object answers to the reference.
+    Unknown,
+    /// More than one owned object answers to it (dockerd refuses an ambiguous reference
+    /// too, but might resolve it to an object this plugin does not know).
+    Ambiguous {
+        /// How many matched.
+        matches: usize,
+    },
+    /// Exactly this object.
+    Found(Owned),
+}
+
+/// Why the ownership record could not be read or written. Every variant means "deny".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The redb database refused an operation.
+    #[error("ownership store: {0}")]
+    Database(String),
+    /// A record in the store is not in the format this version writes.
+    #[error("ownership store: corrupt record under key {0:?}")]
+    Corrupt(String),
+}
+
+/// The read-only view of ownership that decisions are made against.
+pub trait OwnershipView {
+    /// Resolves `reference` among objects of `kind` the way dockerd resolves it.
+    fn lookup(&self, kind: ObjectKind, reference: &str) -> Result<Lookup, StoreError>;
+
+    /// Every network answering to `name` exactly (network names need not be unique).
+    fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError>;
+
+    /// How many containers `owner` owns.
+    fn containers_owned(&self, owner: &Owner) -> Result<u64, StoreError>;
+}
+
+/// The view with nothing recorded: for deciding a single message with no store at hand.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NothingOwned;
+
+impl OwnershipView for NothingOwned {
+    fn lookup(&self, _: ObjectKind, _: &str) -> Result<Lookup, StoreError> {
+        Ok(Lookup::Unknown)
+    }
+
+    fn networks_named(&self, _: &str) -> Result<Vec<Owned>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn containers_owned(&self, _: &Owner) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// A change to the ownership record, learned from a successful daemon answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "lowercase")]
+pub enum Change {
+    /// The object now exists and belongs to `owned.owner`.
+    Own {
+        /// Its kind.
+        kind: ObjectKind,
+        /// The record.
+        owned: Owned,
+    },
+    /// The object was removed.
+    Forget {
+        /// Its kind.
+        kind: ObjectKind,
+        /// Its full id.
+        id: String,
+    },
+    /// The daemon listed every container it has: recorded containers missing from the
+    /// list are gone (`--rm` containers are removed without an API call). Records learned at
+    /// or after `learned_before` are kept, as the list may predate them.
+    Reconcile {
+        /// The ids the daemon listed.
+        present: BTreeSet<String>,
+        /// Only records learned before this time (Unix seconds) may be forgotten.
+        learned_before: u64,
+    },
+    /// A container got a new name.
+    Rename {
+        /// The container's full id.
+        id: String,
+        /// Its new name, without the leading `/`.
+        name: String,
+    },
+}
+
+/// dockerd keeps container names with one leading `/` and accepts them with or without it.
+pub fn container_name(reference: &str) -> &str {
+    reference.strip_prefix('/').unwrap_or(reference)
+}

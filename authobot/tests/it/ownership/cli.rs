@@ -1,0 +1,104 @@
+//! The command line and ownership: `check` on roles, `explain --state-dir`, `rules`.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use authobot::ownership::store::Store;
+use authobot::ownership::{Change, ObjectKind, Owned, Owner};
+use predicates::str::contains;
+
+fn authobot() -> Command {
+    Command::cargo_bin("authobot").expect("the authobot binary is built")
+}
+
+/// A record in `dir` where alice owns container `web`.
+fn record_alices_web(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    store
+        .apply(&[Change::Own {
+            kind: ObjectKind::Container,
+            owned: Owned {
+                id: "0123456789ab".repeat(5),
+                owner: Owner("alice".into()),
+                name: "web".into(),
+                learned_at: 0,
+            },
+        }])
+        .unwrap();
+    store
+}
+
+const BOBS_EXEC: &str = r#"{"User":"bob","UserAuthNMethod":"TLS","RequestMethod":"POST","RequestUri":"/v1.41/containers/web/exec","RequestBody":"eyJDbWQiOlsic2giXX0=","RequestHeaders":{"Content-Type":"application/json","Content-Length":"14"}}"#;
+
+#[test]
+fn check_reports_a_group_naming_an_undefined_profile_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "default = \"deny\"\n[profiles.dev]\n[groups.g]\nmembers = [\"x\"]\nprofile = \"nope\"\n",
+    )
+    .unwrap();
+    authobot()
+        .args(["check", "--policy"])
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(contains("p.toml:5:"))
+        .stderr(contains("\"nope\""));
+}
+
+#[test]
+fn explain_with_a_state_dir_shows_the_owner_it_found_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    authobot()
+        .args(["explain", "--state-dir"])
+        .arg(dir.path())
+        .write_stdin(BOBS_EXEC)
+        .assert()
+        .code(1)
+        .stdout(contains("ownership.container"))
+        .stdout(contains("\"owner\":\"alice\""))
+        .stdout(contains("it belongs to user \"alice\""))
+        .stdout(contains("rule:     ownership"));
+}
+
+#[test]
+fn explain_reads_a_record_that_a_running_plugin_holds_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = record_alices_web(dir.path());
+    authobot()
+        .args(["explain", "--format", "json", "--state-dir"])
+        .arg(dir.path())
+        .write_stdin(BOBS_EXEC)
+        .assert()
+        .code(1)
+        .stdout(contains("\"owner\": \"alice\""));
+    // The holder is not disturbed: it still writes.
+    held.apply(&[Change::Forget {
+        kind: ObjectKind::Container,
+        id: "0123456789ab".repeat(5),
+    }])
+    .unwrap();
+}
+
+#[test]
+fn explain_without_a_record_refuses_a_tls_users_call_on_an_unknown_container() {
+    authobot()
+        .arg("explain")
+        .write_stdin(BOBS_EXEC)
+        .assert()
+        .code(1)
+        .stdout(contains("rule:     ownership-unknown"));
+}
+
+#[test]
+fn rules_lists_the_ownership_rules() {
+    authobot()
+        .arg("rules")
+        .assert()
+        .success()
+        .stdout(contains("ownership-unknown"))
+        .stdout(contains("container-quota"));
+}
