@@ -345,7 +345,7 @@ pub(crate) fn decode_into<'t>(
     let mut decoder = Decoder {
         tape,
         first_error: None,
-        path: Vec::new(),
+        path: Vec::with_capacity(8),
     };
     decoder.value(ty, target, 0)?;
     match decoder.first_error {

@@ -102,7 +102,7 @@ pub(crate) fn tokenize(input: &[u8], trailing: Trailing) -> Result<Tape<'_>, Bod
         pos: 0,
         // Real bodies hold about one token per ten bytes; one allocation covers most.
         tokens: Vec::with_capacity(input.len() / 8 + 4),
-        open: Vec::new(),
+        open: Vec::with_capacity(16),
     };
     scanner.skip_space();
     if scanner.pos == input.len() {
@@ -375,11 +375,8 @@ impl<'a> Scanner<'a> {
     /// invalid UTF-8; that case borrows. Everything else takes the rune-by-rune path.
     fn string(&mut self) -> Result<Cow<'a, str>, BodyError> {
         let start = self.pos + 1; // after the opening quote
-        let plain_end = self.input[start..]
-            .iter()
-            .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
-            .map(|n| start + n);
-        if let Some(end) = plain_end.filter(|&end| self.input[end] == b'"') {
+        let end = start + plain_len(&self.input[start..]);
+        if self.input.get(end) == Some(&b'"') {
             if let Some(text) = self.text_between(start, end) {
                 self.pos = end + 1;
                 return Ok(Cow::Borrowed(text));
@@ -527,6 +524,36 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
     table
 };
 
+/// How many bytes at the start of `bytes` belong to the plain part of a string literal
+/// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
+/// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
+/// bytes above a match can be flagged falsely), so the first flagged byte is the answer.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// The high bit of each byte of `word` that is below `n` (`n` <= 0x80).
+    fn bytes_below(word: u64, n: u8) -> u64 {
+        word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+    }
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let hits = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+            | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
+            | bytes_below(word, 0x20);
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
+        .unwrap_or(bytes.len() - at)
+}
+
 /// The length a UTF-8 sequence starting with `lead` claims; 0 for a byte that cannot lead.
 fn utf8_width(lead: u8) -> usize {
     match lead {
@@ -593,6 +620,36 @@ mod tests {
             &tape.tokens[2],
             Token::String(Cow::Borrowed("ok"))
         ));
+    }
+
+    #[test]
+    fn plain_prefix_ends_at_the_first_quote_backslash_or_control_byte() {
+        let by_table = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
+                .unwrap_or(bytes.len())
+        };
+        let fillers: [u8; 6] = [b'a', b' ', 0x7f, 0x80, 0xff, b'!'];
+        let stops: [u8; 5] = [b'"', b'\\', 0x00, 0x1f, b'\n'];
+        for len in 0..20 {
+            for &filler in &fillers {
+                let mut bytes = vec![filler; len];
+                assert_eq!(plain_len(&bytes), len);
+                for at in 0..len {
+                    for &stop in &stops {
+                        bytes[at] = stop;
+                        // A second stop later on must not change the answer.
+                        if at + 3 < len {
+                            bytes[at + 3] = b'"';
+                        }
+                        assert_eq!(plain_len(&bytes), by_table(&bytes), "{bytes:?}");
+                        assert_eq!(plain_len(&bytes), at);
+                        bytes = vec![filler; len];
+                    }
+                }
+            }
+        }
     }
 
     #[test]
