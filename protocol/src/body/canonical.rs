@@ -13,7 +13,7 @@ use super::json::{tokenize, Tape, Trailing};
 use super::model::*;
 use super::schema::{self, wrapper};
 use super::{BodyError, Canonical};
-use crate::wire::AuthzReply;
+use crate::wire::{ActivateManifest, AuthzReply};
 
 static WRAPPER_TY: Ty = Ty::Struct(&schema::CONTAINER_CONFIG_WRAPPER);
 static EXEC_TY: Ty = Ty::Struct(&schema::EXEC_CONFIG);
@@ -24,6 +24,8 @@ static SERVICE_TY: Ty = Ty::Struct(&schema::SERVICE_SPEC);
 static PRIVILEGES_TY: Ty = Ty::Slice(&Ty::Struct(&schema::PLUGIN_PRIVILEGE));
 static SETTINGS_TY: Ty = Ty::Slice(&Ty::Str);
 static REPLY_TY: Ty = Ty::Struct(&schema::AUTHZ_RESPONSE);
+static MANIFEST_TY: Ty = Ty::Struct(&schema::PLUGIN_MANIFEST);
+static PLUGIN_ERROR_TY: Ty = Ty::Struct(&schema::PLUGIN_ERROR);
 
 /// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`, on the body's token tape
 /// (the tokeniser already did the decoder's syntax check); the value borrows from the tape.
@@ -408,5 +410,30 @@ impl Canonical for AuthzReply {
             msg: r.str("Msg"),
             err: r.str("Err"),
         })
+    }
+}
+
+impl Canonical for ActivateManifest {
+    /// A plugin's answer to `Plugin.Activate` as dockerd's plugin client reads it:
+    /// `Decoder.Decode` into `plugins.Manifest` (Go key rules, so `implementſ` counts; `null`
+    /// is an empty manifest; whatever follows the value is never read).
+    fn from_body(body: &[u8]) -> Result<Self, BodyError> {
+        let tape = tokenize(body, Trailing::Ignore)?;
+        let v = decode_go(&tape, &MANIFEST_TY)?;
+        let m = View::new(Some(&v), &schema::PLUGIN_MANIFEST);
+        Ok(ActivateManifest {
+            implements: m.strings("Implements"),
+        })
+    }
+}
+
+impl Canonical for PluginErrorBody {
+    /// A plugin's non-200 answer as `callWithRetry` reads it: `json.Unmarshal` into
+    /// `struct{ Err string }`, so the body must be one JSON value and nothing more.
+    fn from_body(body: &[u8]) -> Result<Self, BodyError> {
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &PLUGIN_ERROR_TY)?;
+        let e = View::new(Some(&v), &schema::PLUGIN_ERROR);
+        Ok(PluginErrorBody { err: e.str("Err") })
     }
 }
