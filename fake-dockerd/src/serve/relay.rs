@@ -261,6 +261,23 @@ async fn after_the_answer(service: &Service, call: &ClientRequest, seen: &Client
     service.record(call, seen);
 }
 
+/// [`after_the_answer`] for a hijacked stream that ended: a 101 with `headers` (as the
+/// response phase shows them) that carried `output`.
+async fn after_a_hijack(
+    service: &Service,
+    call: &ClientRequest,
+    headers: Vec<(String, String)>,
+    output: Vec<u8>,
+) {
+    let seen = ClientResponse {
+        status: 101,
+        headers,
+        body: output,
+        kind: ResponseKind::Hijacked,
+    };
+    after_the_answer(service, call, &seen).await;
+}
+
 /// The headers the response phase shows for an answer of `kind` sent with `headers`: a
 /// hijacked one gains the daemon's identity headers ([`Service::with_identity`]).
 fn response_phase_headers(
@@ -302,13 +319,7 @@ fn hijack_with_output(
             }
             Err(err) => tracing::warn!("client upgrade failed: {err}"),
         }
-        let seen = ClientResponse {
-            status: 101,
-            headers: seen_headers,
-            body: output,
-            kind: ResponseKind::Hijacked,
-        };
-        after_the_answer(&service, &call, &seen).await;
+        after_a_hijack(&service, &call, seen_headers, output).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }
@@ -567,13 +578,7 @@ fn splice(
             }
         }
         let _ = client_write.shutdown().await;
-        let seen = ClientResponse {
-            status: 101,
-            headers: seen_headers,
-            body: output,
-            kind: ResponseKind::Hijacked,
-        };
-        after_the_answer(&service, &call, &seen).await;
+        after_a_hijack(&service, &call, seen_headers, output).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }
