@@ -118,6 +118,18 @@ pub(super) async fn dispatch(
     }
 }
 
+/// The `Content-Type` of a hijacked (or not upgraded attach) stream.
+const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+
+/// `headers` followed by a `Content-Type` of `content_type`.
+fn with_content_type(
+    mut headers: Vec<(String, String)>,
+    content_type: &str,
+) -> Vec<(String, String)> {
+    headers.push(("Content-Type".into(), content_type.into()));
+    headers
+}
+
 /// Gives an engine's reply to the client, with the headers dockerd's version middleware
 /// adds to every answer (`identity`), running the response phase where dockerd would.
 async fn from_memory(
@@ -139,30 +151,16 @@ async fn from_memory(
             };
             match (awaited, upgrade) {
                 (Awaited::Attach { .. }, Some(upgrade)) => {
-                    let headers = vec![(
-                        "Content-Type".into(),
-                        "application/vnd.docker.raw-stream".into(),
-                    )];
+                    let headers = with_content_type(Vec::new(), RAW_STREAM);
                     let output = Box::pin(async move { later.await.into_body() });
                     hijack_with_output(service, call, headers, upgrade, output)
                 }
                 (Awaited::Attach { .. }, None) => {
-                    let headers = [
-                        identity,
-                        vec![(
-                            "Content-Type".into(),
-                            "application/vnd.docker.raw-stream".into(),
-                        )],
-                    ]
-                    .concat();
+                    let headers = with_content_type(identity, RAW_STREAM);
                     stream_later(service, call, headers, later, ResponseKind::Hijacked)
                 }
                 (Awaited::Wait { .. }, _) => {
-                    let headers = [
-                        identity,
-                        vec![("Content-Type".into(), "application/json".into())],
-                    ]
-                    .concat();
+                    let headers = with_content_type(identity, "application/json");
                     stream_later(service, call, headers, later, ResponseKind::Streamed)
                 }
             }
@@ -192,25 +190,14 @@ async fn from_memory(
         Reply::Failed { status, message } => {
             let seen = ClientResponse {
                 status,
-                headers: [
-                    identity,
-                    vec![("Content-Type".into(), "application/json".into())],
-                ]
-                .concat(),
+                headers: with_content_type(identity, "application/json"),
                 body: (serde_json::json!({ "message": message }).to_string() + "\n").into_bytes(),
                 kind: ResponseKind::HandlerError,
             };
             finish_handler_error(service, call, seen).await
         }
         Reply::Hijacked(output) => {
-            let headers = [
-                identity,
-                vec![(
-                    "Content-Type".into(),
-                    "application/vnd.docker.raw-stream".into(),
-                )],
-            ]
-            .concat();
+            let headers = with_content_type(identity, RAW_STREAM);
             match upgrade {
                 Some(upgrade) => {
                     hijack_with_output(service, call, headers, upgrade, Box::pin(async { output }))
