@@ -44,6 +44,17 @@ pub struct Checker<'a> {
     log: &'a mut FieldLog,
 }
 
+/// `{at}.{name}`, the dotted path of a field. Put together by hand: on a create body these
+/// paths are built about 28 times per decision, and `format!` made them a seventh of the
+/// decision's cost (callgrind: ~22,000 of ~150,000 instructions).
+fn field_path(at: &str, name: &str) -> String {
+    let mut path = String::with_capacity(at.len() + 1 + name.len());
+    path.push_str(at);
+    path.push('.');
+    path.push_str(name);
+    path
+}
+
 impl<'a> Checker<'a> {
     /// A checker for `escapes` that records into `log`.
     pub fn new(escapes: &'a Escapes, log: &'a mut FieldLog) -> Checker<'a> {
@@ -81,20 +92,21 @@ impl<'a> Checker<'a> {
 
     /// A HostConfig: of a create, or the body of a start on API < 1.24.
     pub fn host_config(&mut self, at: &str, hc: &HostConfig) -> Check {
-        self.log.read(format!("{at}.Privileged"), hc.privileged);
+        self.log.read(field_path(at, "Privileged"), hc.privileged);
         if hc.privileged {
             self.refuse(
                 NO_PRIVILEGED,
-                format!("{at}.Privileged"),
+                field_path(at, "Privileged"),
                 "a privileged container gets every capability and every host device",
             )?;
         }
         self.binds(at, hc)?;
         self.log
-            .read(format!("{at}.VolumeDriver"), &hc.volume_driver);
-        self.volume_driver(&format!("{at}.VolumeDriver"), &hc.volume_driver)?;
-        self.mounts(&format!("{at}.Mounts"), &hc.mounts)?;
-        self.log.read(format!("{at}.VolumesFrom"), &hc.volumes_from);
+            .read(field_path(at, "VolumeDriver"), &hc.volume_driver);
+        self.volume_driver(&field_path(at, "VolumeDriver"), &hc.volume_driver)?;
+        self.mounts(&field_path(at, "Mounts"), &hc.mounts)?;
+        self.log
+            .read(field_path(at, "VolumesFrom"), &hc.volumes_from);
         if let Some(source) = hc.volumes_from.first() {
             self.refuse(
                 NO_VOLUMES_FROM,
@@ -102,15 +114,18 @@ impl<'a> Checker<'a> {
                 "it copies another container's mounts, host binds included",
             )?;
         }
-        self.capabilities(&format!("{at}.CapAdd"), hc)?;
-        self.security_opts(&format!("{at}.SecurityOpt"), &hc.security_opt)?;
+        self.capabilities(&field_path(at, "CapAdd"), hc)?;
+        self.security_opts(&field_path(at, "SecurityOpt"), &hc.security_opt)?;
         self.namespaces(at, hc)?;
-        self.devices(&format!("{at}.Devices"), &hc.devices)?;
-        self.device_cgroup_rules(&format!("{at}.DeviceCgroupRules"), &hc.device_cgroup_rules)?;
-        self.device_requests(&format!("{at}.DeviceRequests"), &hc.device_requests)?;
-        self.sysctls(&format!("{at}.Sysctls"), hc.sysctls.keys())?;
-        self.cgroup_parent(&format!("{at}.CgroupParent"), &hc.cgroup_parent)?;
-        self.log.read(format!("{at}.Runtime"), &hc.runtime);
+        self.devices(&field_path(at, "Devices"), &hc.devices)?;
+        self.device_cgroup_rules(
+            &field_path(at, "DeviceCgroupRules"),
+            &hc.device_cgroup_rules,
+        )?;
+        self.device_requests(&field_path(at, "DeviceRequests"), &hc.device_requests)?;
+        self.sysctls(&field_path(at, "Sysctls"), hc.sysctls.keys())?;
+        self.cgroup_parent(&field_path(at, "CgroupParent"), &hc.cgroup_parent)?;
+        self.log.read(field_path(at, "Runtime"), &hc.runtime);
         if !hc.runtime.is_empty() && !self.escapes.runtimes.contains(&hc.runtime) {
             self.refuse(
                 NO_RUNTIME,
@@ -122,11 +137,11 @@ impl<'a> Checker<'a> {
             ("MaskedPaths", &hc.masked_paths),
             ("ReadonlyPaths", &hc.readonly_paths),
         ] {
-            self.log.read(format!("{at}.{name}"), paths);
+            self.log.read(field_path(at, name), paths);
             if paths.is_some() {
                 self.refuse(
                     NO_PATH_OVERRIDES,
-                    format!("{at}.{name}"),
+                    field_path(at, name),
                     "it replaces the kernel paths the daemon hides or makes read-only (/proc/kcore, /sys/firmware, ...)",
                 )?;
             }
@@ -135,10 +150,10 @@ impl<'a> Checker<'a> {
     }
 
     fn binds(&mut self, at: &str, hc: &HostConfig) -> Check {
-        self.log.read(format!("{at}.Binds"), &hc.binds);
+        self.log.read(field_path(at, "Binds"), &hc.binds);
         let binds = hc.parsed_binds().map_err(|e| Denial {
             rule: BODY_UNREADABLE,
-            what: format!("{at}.Binds"),
+            what: field_path(at, "Binds"),
             why: format!("dockerd would not read it as this plugin does: {e}"),
         })?;
         for bind in binds.iter().filter(|b| b.host_path) {
@@ -277,8 +292,8 @@ impl<'a> Checker<'a> {
             ("CgroupnsMode", &hc.cgroupns_mode, "cgroup"),
         ];
         for (name, mode, kind) in modes {
-            self.log.read(format!("{at}.{name}"), mode);
-            self.namespace_mode(&format!("{at}.{name}"), mode, kind)?;
+            self.log.read(field_path(at, name), mode);
+            self.namespace_mode(&field_path(at, name), mode, kind)?;
         }
         Ok(())
     }
@@ -408,14 +423,14 @@ impl<'a> Checker<'a> {
     pub fn service(&mut self, spec: &ServiceSpec) -> Check {
         let at = "TaskTemplate.ContainerSpec";
         let container: &ContainerSpec = &spec.container_spec;
-        self.mounts(&format!("{at}.Mounts"), &container.mounts)?;
+        self.mounts(&field_path(at, "Mounts"), &container.mounts)?;
         let caps = HostConfig {
             cap_add: container.capability_add.clone(),
             ..HostConfig::default()
         };
-        self.capabilities(&format!("{at}.CapabilityAdd"), &caps)?;
-        self.sysctls(&format!("{at}.Sysctls"), container.sysctls.keys())?;
-        let privileges = format!("{at}.Privileges");
+        self.capabilities(&field_path(at, "CapabilityAdd"), &caps)?;
+        self.sysctls(&field_path(at, "Sysctls"), container.sysctls.keys())?;
+        let privileges = field_path(at, "Privileges");
         self.log.read(
             format!("{privileges}.Seccomp.Mode"),
             &container.seccomp_mode,

@@ -75,8 +75,8 @@ enum Command {
     /// Decide one AuthZReq message (JSON, as dockerd sends it) and show why.
     ///
     /// The input is a bare message or one line of a plugin-side capture
-    /// (`{"phase":"Request","message":{...}}`, as in captures/). Prints the decision, the rule and the canonical fields read. Exit 0 if allowed,
-    /// 1 if denied.
+    /// (`{"phase":"Request","message":{...}}`, as in captures/). Prints the decision, the
+    /// rule and the canonical fields read. Exit 0 if allowed, 1 if denied.
     Explain {
         /// The message file, or `-` for stdin.
         #[arg(value_name = "FILE", default_value = "-")]

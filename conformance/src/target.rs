@@ -3,14 +3,15 @@
 //! A reply only means what dockerd makes of it: a non-200 status is a plugin failure (the
 //! client gets HTTP 500 and the call does not go on), a 200 is decoded with Go's rules and
 //! a missing `Allow` is a deny. Cases judge [`Verdict`]s, never raw bytes; every answer,
-//! whichever way it was sent, is judged by [`Verdict::from_reply`].
+//! whichever way it was sent, is judged by the protocol client's [`judge_reply`] (through
+//! [`Verdict::from_reply`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::body::decode;
-use protocol::client::{ClientError, PluginClient};
+use hyper::StatusCode;
+use protocol::client::{judge_reply, ClientError, PluginClient, ReplyError};
 use protocol::wire::{ActivateManifest, AuthzReply, AuthzRequest, Phase};
 
 use crate::transport::{RawConnection, TransportError};
@@ -37,27 +38,29 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Reads a reply the way dockerd's plugin client and authz middleware do, with the
-    /// protocol crate's Go-faithful decoder (`{"allow":true}` is an allow to Go).
-    pub fn from_reply(status: u16, body: &[u8]) -> Verdict {
-        if status != 200 {
-            let err = decode::<AuthzReply>(body)
-                .map(|r| r.err)
-                .unwrap_or_default();
-            let text = if err.is_empty() {
-                String::from_utf8_lossy(body).into_owned()
-            } else {
-                err
-            };
-            return Verdict::Failed { status, text };
-        }
-        match decode::<AuthzReply>(body) {
+    /// Reads the answer (HTTP `status`, `body`) to a `phase` call the way dockerd's plugin
+    /// client and authz middleware do, with [`judge_reply`] (`{"allow":true}` is an allow to
+    /// Go).
+    pub fn from_reply(phase: Phase, status: u16, body: &[u8]) -> Verdict {
+        // Only 200 or not matters to the judgement; a status line `http` cannot represent
+        // is not 200, and the verdict keeps the number as it came.
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Verdict::from_judged(status, judge_reply(phase, code, body))
+    }
+
+    /// The verdict of a reply [`judge_reply`] judged, which came with HTTP `status`.
+    pub fn from_judged(status: u16, judged: Result<AuthzReply, ReplyError>) -> Verdict {
+        match judged {
             Ok(reply) if reply.allow => Verdict::Allow,
             Ok(reply) => Verdict::Deny {
                 msg: reply.msg,
                 err: reply.err,
             },
-            Err(e) => Verdict::Failed {
+            Err(ReplyError::Status { message, .. }) => Verdict::Failed {
+                status,
+                text: message,
+            },
+            Err(ReplyError::Decode(e)) => Verdict::Failed {
                 status,
                 text: format!("undecodable reply: {e}"),
             },
@@ -95,10 +98,10 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// An answer, judged as dockerd judges it.
-    pub fn new(status: u16, body: Vec<u8>) -> Self {
+    /// An answer to a `phase` call, judged as dockerd judges it.
+    pub fn new(phase: Phase, status: u16, body: Vec<u8>) -> Self {
         Exchange {
-            verdict: Verdict::from_reply(status, &body),
+            verdict: Verdict::from_reply(phase, status, &body),
             status,
             body,
         }
@@ -200,7 +203,12 @@ impl Target {
         request: &AuthzRequest,
     ) -> Result<Exchange, ClientError> {
         let answer = self.client.call(phase, request).await?;
-        Ok(Exchange::new(answer.status.as_u16(), answer.body.to_vec()))
+        let status = answer.status.as_u16();
+        Ok(Exchange {
+            verdict: Verdict::from_judged(status, answer.reply),
+            status,
+            body: answer.body.to_vec(),
+        })
     }
 
     /// Sends an arbitrary envelope (possibly not a valid request object) with dockerd's
@@ -214,7 +222,7 @@ impl Target {
             .client
             .post_raw(phase.path(), envelope.to_vec())
             .await?;
-        Ok(Exchange::new(status.as_u16(), body.to_vec()))
+        Ok(Exchange::new(phase, status.as_u16(), body.to_vec()))
     }
 
     /// Sends `request` and returns what dockerd would do, with transport failures folded into

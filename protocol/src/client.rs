@@ -7,7 +7,8 @@
 //! (go-connections disables compression on unix sockets); the body is the JSON object
 //! followed by a newline (Go's `json.Encoder`), Activate has an empty body, connections are
 //! kept alive and reused, and there is no timeout unless one is asked for.
-//! Replies are judged as dockerd judges them (see [`PluginAnswer::reply`]).
+//! Replies are judged as dockerd judges them ([`judge_reply`], whose verdict is
+//! [`PluginAnswer::reply`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,8 +19,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
+use crate::body::{decode, PluginErrorBody};
 use crate::wire::{
     ActivateManifest, AuthzReply, AuthzRequest, Phase, ACTIVATE_PATH, PLUGIN_ACCEPT,
 };
@@ -165,7 +166,8 @@ impl PluginClient {
             let error = status_error(status, &ACTIVATE_PATH[1..], &body);
             return Err(ClientError::Activate(error));
         }
-        go_manifest(&body).map_err(ClientError::Activate)
+        decode::<ActivateManifest>(&body)
+            .map_err(|e| ClientError::Activate(ReplyError::Decode(e.to_string())))
     }
 
     /// Sends `request` as the call for `phase` and returns the answer, judged as dockerd
@@ -179,7 +181,7 @@ impl PluginClient {
         // Go's json.Encoder ends every value with a newline.
         body.push(b'\n');
         let (status, body) = self.post_raw(phase.path(), Bytes::from(body)).await?;
-        let reply = judge_reply(status, phase.method_name(), &body);
+        let reply = judge_reply(phase, status, &body);
         Ok(PluginAnswer {
             status,
             body,
@@ -245,18 +247,30 @@ impl PluginClient {
     }
 }
 
-/// dockerd's reading of a reply: `callWithRetry` for the status, then `json.Decoder`.
-fn judge_reply(status: StatusCode, method: &str, body: &[u8]) -> Result<AuthzReply, ReplyError> {
+/// Reads a plugin's answer to a `phase` call the way dockerd 20.10 does: `callWithRetry`
+/// turns any status but 200 into an error carrying the body's `Err` (or else the raw body),
+/// then `json.Decoder` reads the first JSON value of a 200 body with Go's rules (a missing
+/// `Allow` is a deny, trailing bytes are never read, `Err` is ignored).
+///
+/// This is the one place the workspace judges replies; harnesses that send calls some other
+/// way (raw sockets, odd envelopes) judge what came back with it too.
+pub fn judge_reply(
+    phase: Phase,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<AuthzReply, ReplyError> {
     if status != StatusCode::OK {
-        return Err(status_error(status, method, body));
+        return Err(status_error(status, phase.method_name(), body));
     }
-    crate::body::decode::<AuthzReply>(body).map_err(|e| ReplyError::Decode(e.to_string()))
+    decode::<AuthzReply>(body).map_err(|e| ReplyError::Decode(e.to_string()))
 }
 
 /// The error dockerd builds from a non-200 reply: `Err` of `json.Unmarshal` into
 /// `struct{ Err string }` when that succeeds with a non-empty `Err`, else the raw body.
 fn status_error(status: StatusCode, method: &str, body: &[u8]) -> ReplyError {
-    let message = go_err_field(body)
+    let message = decode::<PluginErrorBody>(body)
+        .map(|b| b.err)
+        .ok()
         .filter(|err| !err.is_empty())
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     ReplyError::Status {
@@ -264,98 +278,6 @@ fn status_error(status: StatusCode, method: &str, body: &[u8]) -> ReplyError {
         method: method.to_owned(),
         message,
     }
-}
-
-/// The manifest as Go's `json.Decoder.Decode` fills `plugins.Manifest`: only the first JSON
-/// value is read, `Implements` matches case-insensitively with Unicode simple folding (so
-/// `implementſ` counts), the last one wins, `null` keeps or clears as Go does.
-fn go_manifest(body: &[u8]) -> Result<ActivateManifest, ReplyError> {
-    struct Manifest;
-
-    impl<'de> Visitor<'de> for Manifest {
-        type Value = ActivateManifest;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ActivateManifest, A::Error> {
-            let mut manifest = ActivateManifest::default();
-            while let Some(key) = map.next_key::<String>()? {
-                if go_fold_equal(&key, "implements") {
-                    // `null` makes the slice nil; a null element is the zero string.
-                    let list = map.next_value::<Option<Vec<Option<String>>>>()?;
-                    manifest.implements = list
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(Option::unwrap_or_default)
-                        .collect();
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(manifest)
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> Result<ActivateManifest, E> {
-            Ok(ActivateManifest::default())
-        }
-    }
-
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    (&mut deserializer)
-        .deserialize_any(Manifest)
-        .map_err(|e| ReplyError::Decode(e.to_string()))
-}
-
-/// Whether a JSON key matches a lower-case ASCII field name under Go's simple folding, where
-/// `ſ` (U+017F) folds to `s` and the Kelvin sign (U+212A) to `k`.
-fn go_fold_equal(key: &str, field: &str) -> bool {
-    let folded = key.chars().map(|c| match c {
-        '\u{17F}' => 's',
-        '\u{212A}' => 'k',
-        c => c.to_ascii_lowercase(),
-    });
-    folded.eq(field.chars())
-}
-
-/// `Err` as Go's `json.Unmarshal` fills `struct{ Err string }`: keys match case-insensitively
-/// (no letter of `err` has a non-ASCII fold), the last one wins, `null` leaves it, any other
-/// non-string value or a body that is not one JSON object fails the whole decode.
-fn go_err_field(body: &[u8]) -> Option<String> {
-    struct ErrField;
-
-    impl<'de> Visitor<'de> for ErrField {
-        type Value = String;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
-            let mut err = String::new();
-            while let Some(key) = map.next_key::<String>()? {
-                if key.eq_ignore_ascii_case("err") {
-                    if let Some(value) = map.next_value::<Option<String>>()? {
-                        err = value;
-                    }
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(err)
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
-            // `null` decodes into a struct as a no-op.
-            Ok(String::new())
-        }
-    }
-
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let err = (&mut deserializer).deserialize_any(ErrField).ok()?;
-    deserializer.end().ok()?;
-    Some(err)
 }
 
 #[cfg(test)]
@@ -395,12 +317,16 @@ mod tests {
 
     #[test]
     fn manifest_keys_fold_like_go() {
-        let manifest = go_manifest(br#"{"implement\u017f":["authz"]} trailing"#).unwrap();
+        let manifest =
+            decode::<ActivateManifest>(br#"{"implement\u017f":["authz"]} trailing"#).unwrap();
         assert!(manifest.implements_authz());
     }
 
     #[test]
     fn null_manifest_is_empty() {
-        assert_eq!(go_manifest(b"null").unwrap(), ActivateManifest::default());
+        assert_eq!(
+            decode::<ActivateManifest>(b"null").unwrap(),
+            ActivateManifest::default()
+        );
     }
 }

@@ -11,11 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use predicates::prelude::*;
 
-use crate::support::crate_path;
-
-fn authobot() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("authobot").expect("the authobot binary is built")
-}
+use crate::support::{authobot, check_policy_text, crate_path};
 
 const PRIVILEGED_CREATE: &str = r#"{"RequestMethod":"POST","RequestUri":"/v1.41/containers/create","RequestBody":"eyJJbWFnZSI6ImJ1c3lib3giLCJIb3N0Q29uZmlnIjp7IlByaXZpbGVnZWQiOnRydWV9fQ==","RequestHeaders":{"Content-Type":"application/json"}}"#;
 
@@ -38,18 +34,11 @@ fn check_accepts_every_shipped_policy() {
 
 #[test]
 fn check_reports_problems_with_file_and_line_and_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
+    check_policy_text(
+        "bad.toml",
         "default = \"deny\"\nanonymous = \"ghost\"\n\n[profiles.p]\nroutes = [{ name = \"r\", decision = \"allow\", match = [\"GET containers\"] }]\n",
     )
-    .unwrap();
-    authobot()
-        .args(["check", "--policy"])
-        .arg(&path)
-        .assert()
-        .code(1)
+    .code(1)
         .stderr(predicate::str::contains(
             "bad.toml:2: `anonymous` names profile \"ghost\"",
         ))

@@ -10,6 +10,19 @@ pub fn crate_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// The `authobot` binary, ready to be given arguments.
+pub fn authobot() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("authobot").expect("the authobot binary is built")
+}
+
+/// Runs `authobot check --policy FILE` on `text`, written to a file named `file_name`.
+pub fn check_policy_text(file_name: &str, text: &str) -> assert_cmd::assert::Assert {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file_name);
+    std::fs::write(&path, text).unwrap();
+    authobot().args(["check", "--policy"]).arg(&path).assert()
+}
+
 /// A request as the docker CLI would send it over the unix socket.
 pub fn request(method: &str, uri: &str, body: Option<&str>) -> AuthzRequest {
     let mut request = AuthzRequest {

@@ -317,7 +317,7 @@ fn half_closed_fails_closed(ctx: &Ctx) -> CheckFuture<'_> {
         };
         if sent.await.is_ok() {
             if let Ok(response) = connection.read_response(ctx.target.call_timeout()).await {
-                if Verdict::from_reply(response.status, &response.body).allows() {
+                if Verdict::from_reply(Phase::Request, response.status, &response.body).allows() {
                     return Outcome::failed(NOT_ALLOWED, "allow for a truncated call");
                 }
             }

@@ -45,6 +45,25 @@ fn create(engine: &MemoryEngine, name: &str, cmd: &[&str]) -> String {
     json_body(&reply)["Id"].as_str().unwrap().to_owned()
 }
 
+/// The call `template` (a `POST /containers/{name}/...` the engine answers later) on container
+/// `name` with `query`: the container's id and what its answer waits for.
+fn pending(
+    engine: &MemoryEngine,
+    template: &'static str,
+    name: &str,
+    query: &[(&str, &str)],
+) -> (String, Awaited) {
+    let reply = engine.handle(&route("POST", template, &[("name", name)], query), b"");
+    let Reply::Pending {
+        container_id,
+        awaited,
+    } = reply
+    else {
+        panic!("{reply:?}")
+    };
+    (container_id, awaited)
+}
+
 fn start(engine: &MemoryEngine, name: &str) -> Reply {
     engine.handle(
         &route("POST", "/containers/{name}/start", &[("name", name)], &[]),
@@ -227,22 +246,12 @@ fn go_bool_form_values_follow_dockerd() {
 async fn an_attach_before_start_gets_the_output_of_the_run_once_it_stopped() {
     let engine = engine();
     let id = create(&engine, "box", &["echo", "attached"]);
-    let attach = engine.handle(
-        &route(
-            "POST",
-            "/containers/{name}/attach",
-            &[("name", "box")],
-            &[("stream", "1"), ("stdout", "1"), ("stderr", "1")],
-        ),
-        b"",
+    let (container_id, awaited) = pending(
+        &engine,
+        "/containers/{name}/attach",
+        "box",
+        &[("stream", "1"), ("stdout", "1"), ("stderr", "1")],
     );
-    let Reply::Pending {
-        container_id,
-        awaited,
-    } = attach
-    else {
-        panic!("{attach:?}")
-    };
     assert_eq!(container_id, id);
     start(&engine, "box");
     let output = engine.resolve(&container_id, &awaited).await;
@@ -261,22 +270,12 @@ async fn a_wait_for_removal_of_an_autoremove_container_answers_its_exit_code() {
         body.to_string().as_bytes(),
     );
     let id = json_body(&created)["Id"].as_str().unwrap().to_owned();
-    let wait = engine.handle(
-        &route(
-            "POST",
-            "/containers/{name}/wait",
-            &[("name", &id)],
-            &[("condition", "removed")],
-        ),
-        b"",
+    let (container_id, awaited) = pending(
+        &engine,
+        "/containers/{name}/wait",
+        &id,
+        &[("condition", "removed")],
     );
-    let Reply::Pending {
-        container_id,
-        awaited,
-    } = wait
-    else {
-        panic!("{wait:?}")
-    };
     start(&engine, &id);
     let answer = engine.resolve(&container_id, &awaited).await;
     assert_eq!(answer.into_body(), b"{\"Error\":null,\"StatusCode\":1}\n");
@@ -295,22 +294,12 @@ async fn a_next_exit_wait_on_a_running_container_answers_when_it_is_stopped() {
     let engine = std::sync::Arc::new(engine());
     create(&engine, "box", &["sleep", "100"]);
     start(&engine, "box");
-    let wait = engine.handle(
-        &route(
-            "POST",
-            "/containers/{name}/wait",
-            &[("name", "box")],
-            &[("condition", "next-exit")],
-        ),
-        b"",
+    let (container_id, awaited) = pending(
+        &engine,
+        "/containers/{name}/wait",
+        "box",
+        &[("condition", "next-exit")],
     );
-    let Reply::Pending {
-        container_id,
-        awaited,
-    } = wait
-    else {
-        panic!("{wait:?}")
-    };
     let waiter = {
         let engine = std::sync::Arc::clone(&engine);
         tokio::spawn(async move { engine.resolve(&container_id, &awaited).await })

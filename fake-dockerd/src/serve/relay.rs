@@ -118,6 +118,18 @@ pub(super) async fn dispatch(
     }
 }
 
+/// The `Content-Type` of a hijacked (or not upgraded attach) stream.
+const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+
+/// `headers` followed by a `Content-Type` of `content_type`.
+fn with_content_type(
+    mut headers: Vec<(String, String)>,
+    content_type: &str,
+) -> Vec<(String, String)> {
+    headers.push(("Content-Type".into(), content_type.into()));
+    headers
+}
+
 /// Gives an engine's reply to the client, with the headers dockerd's version middleware
 /// adds to every answer (`identity`), running the response phase where dockerd would.
 async fn from_memory(
@@ -139,30 +151,16 @@ async fn from_memory(
             };
             match (awaited, upgrade) {
                 (Awaited::Attach { .. }, Some(upgrade)) => {
-                    let headers = vec![(
-                        "Content-Type".into(),
-                        "application/vnd.docker.raw-stream".into(),
-                    )];
+                    let headers = with_content_type(Vec::new(), RAW_STREAM);
                     let output = Box::pin(async move { later.await.into_body() });
                     hijack_with_output(service, call, headers, upgrade, output)
                 }
                 (Awaited::Attach { .. }, None) => {
-                    let headers = [
-                        identity,
-                        vec![(
-                            "Content-Type".into(),
-                            "application/vnd.docker.raw-stream".into(),
-                        )],
-                    ]
-                    .concat();
+                    let headers = with_content_type(identity, RAW_STREAM);
                     stream_later(service, call, headers, later, ResponseKind::Hijacked)
                 }
                 (Awaited::Wait { .. }, _) => {
-                    let headers = [
-                        identity,
-                        vec![("Content-Type".into(), "application/json".into())],
-                    ]
-                    .concat();
+                    let headers = with_content_type(identity, "application/json");
                     stream_later(service, call, headers, later, ResponseKind::Streamed)
                 }
             }
@@ -192,28 +190,14 @@ async fn from_memory(
         Reply::Failed { status, message } => {
             let seen = ClientResponse {
                 status,
-                headers: [
-                    identity,
-                    vec![("Content-Type".into(), "application/json".into())],
-                ]
-                .concat(),
+                headers: with_content_type(identity, "application/json"),
                 body: (serde_json::json!({ "message": message }).to_string() + "\n").into_bytes(),
                 kind: ResponseKind::HandlerError,
             };
-            // The router writes a handler's error after the response phase, whatever it says.
-            let _ = service.authorize_response(&call, &seen).await;
-            service.record(&call, &seen);
-            build(seen.status, &seen.headers, whole(seen.body))
+            finish_handler_error(service, call, seen).await
         }
         Reply::Hijacked(output) => {
-            let headers = [
-                identity,
-                vec![(
-                    "Content-Type".into(),
-                    "application/vnd.docker.raw-stream".into(),
-                )],
-            ]
-            .concat();
+            let headers = with_content_type(identity, RAW_STREAM);
             match upgrade {
                 Some(upgrade) => {
                     hijack_with_output(service, call, headers, upgrade, Box::pin(async { output }))
@@ -246,6 +230,54 @@ async fn finish_buffered(
     }
 }
 
+/// Answers with a handler's error (`seen`): the router writes it after the response phase,
+/// whatever the plugins say there.
+async fn finish_handler_error(
+    service: &Arc<Service>,
+    call: ClientRequest,
+    seen: ClientResponse,
+) -> Response<AnswerBody> {
+    after_the_answer(service, &call, &seen).await;
+    build(seen.status, &seen.headers, whole(seen.body))
+}
+
+/// Runs the response phase on an answer its verdict cannot change (a handler's error, a
+/// hijacked stream that ended) and records the exchange.
+async fn after_the_answer(service: &Service, call: &ClientRequest, seen: &ClientResponse) {
+    let _ = service.authorize_response(call, seen).await;
+    service.record(call, seen);
+}
+
+/// [`after_the_answer`] for a hijacked stream that ended: a 101 with `headers` (as the
+/// response phase shows them) that carried `output`.
+async fn after_a_hijack(
+    service: &Service,
+    call: &ClientRequest,
+    headers: Vec<(String, String)>,
+    output: Vec<u8>,
+) {
+    let seen = ClientResponse {
+        status: 101,
+        headers,
+        body: output,
+        kind: ResponseKind::Hijacked,
+    };
+    after_the_answer(service, call, &seen).await;
+}
+
+/// The headers the response phase shows for an answer of `kind` sent with `headers`: a
+/// hijacked one gains the daemon's identity headers ([`Service::with_identity`]).
+fn response_phase_headers(
+    service: &Service,
+    headers: &[(String, String)],
+    kind: ResponseKind,
+) -> Vec<(String, String)> {
+    match kind {
+        ResponseKind::Hijacked => service.with_identity(headers),
+        _ => headers.to_vec(),
+    }
+}
+
 /// Switches the client's connection to a raw stream, writes `output` and closes it; the
 /// response phase runs once the stream ended, and its verdict changes nothing.
 fn hijack_with_output(
@@ -274,14 +306,7 @@ fn hijack_with_output(
             }
             Err(err) => tracing::warn!("client upgrade failed: {err}"),
         }
-        let seen = ClientResponse {
-            status: 101,
-            headers: seen_headers,
-            body: output,
-            kind: ResponseKind::Hijacked,
-        };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
+        after_a_hijack(&service, &call, seen_headers, output).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }
@@ -298,10 +323,7 @@ fn stream_later(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(1);
     let service = Arc::clone(service);
-    let seen_headers = match kind {
-        ResponseKind::Hijacked => service.with_identity(&headers),
-        _ => headers.clone(),
-    };
+    let seen_headers = response_phase_headers(&service, &headers, kind);
     let flight = service.enter();
     tokio::spawn(async move {
         let _flight = flight;
@@ -340,10 +362,7 @@ fn relay_stream(
 ) -> Response<AnswerBody> {
     let (sender, body) = ChannelBody::channel(16);
     let service = Arc::clone(service);
-    let seen_headers = match kind {
-        ResponseKind::Hijacked => service.with_identity(&headers),
-        _ => headers.clone(),
-    };
+    let seen_headers = response_phase_headers(&service, &headers, kind);
     let flight = service.enter();
     tokio::spawn(async move {
         let _flight = flight;
@@ -438,9 +457,7 @@ async fn forward(
             body: bytes,
             kind: ResponseKind::HandlerError,
         };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
-        return build(seen.status, &seen.headers, whole(seen.body));
+        return finish_handler_error(service, call, seen).await;
     }
     if route.is_some_and(|route| HIJACKING_ROUTES.contains(&route.template)) {
         return relay_stream(
@@ -548,14 +565,7 @@ fn splice(
             }
         }
         let _ = client_write.shutdown().await;
-        let seen = ClientResponse {
-            status: 101,
-            headers: seen_headers,
-            body: output,
-            kind: ResponseKind::Hijacked,
-        };
-        let _ = service.authorize_response(&call, &seen).await;
-        service.record(&call, &seen);
+        after_a_hijack(&service, &call, seen_headers, output).await;
     });
     build(101, &headers, whole(Bytes::new()))
 }

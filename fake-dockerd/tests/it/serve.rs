@@ -5,35 +5,29 @@ use protocol::Phase;
 
 use crate::serve_harness::{docker_cli_available, ok_stdout, Deny, FakeDockerd, RunningPlugin};
 
-/// A plugin directory with plugin `allow` (allows everything) and fake-dockerd serving
-/// through it.
-fn serve_with(deny: Option<Deny>) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
+/// A plugin directory, its plugin and fake-dockerd serving through it.
+type Served = (tempfile::TempDir, RunningPlugin, FakeDockerd);
+
+/// A plugin directory with plugin `testauthz` (allowing all but `deny`) and fake-dockerd
+/// (profile `moby-20.10`) serving through it.
+fn serve_with(deny: Option<Deny>) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "testauthz", deny);
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "testauthz",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--profile",
-            "moby-20.10",
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "testauthz", &["--profile", "moby-20.10"]);
     (dir, plugin, fake)
+}
+
+/// [`serve_with`] for a test that drives the docker CLI: `None` (the skip printed) where
+/// there is none.
+fn cli_serve_with(deny: Option<Deny>) -> Option<Served> {
+    docker_cli_available().then(|| serve_with(deny))
 }
 
 #[test]
 fn docker_version_shows_the_profiles_engine_and_api_version() {
-    if !docker_cli_available() {
+    let Some((_dir, plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, plugin, fake) = serve_with(None);
+    };
     let out = ok_stdout(
         &fake.docker(&[
             "version",
@@ -51,10 +45,9 @@ fn docker_version_shows_the_profiles_engine_and_api_version() {
 
 #[test]
 fn docker_run_d_prints_the_id_and_docker_ps_lists_the_container() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     let id = ok_stdout(
         &fake.docker(&["run", "-d", "--name", "web", "busybox", "sleep", "100"]),
         "docker run -d",
@@ -69,10 +62,9 @@ fn docker_run_d_prints_the_id_and_docker_ps_lists_the_container() {
 
 #[test]
 fn docker_exec_prints_the_simulated_output_over_the_hijacked_stream() {
-    if !docker_cli_available() {
+    let Some((_dir, plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
         "run",
@@ -94,10 +86,9 @@ fn docker_exec_prints_the_simulated_output_over_the_hijacked_stream() {
 
 #[test]
 fn docker_exec_reports_the_simulated_exit_code() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
         "run",
@@ -108,10 +99,9 @@ fn docker_exec_reports_the_simulated_exit_code() {
 
 #[test]
 fn docker_logs_shows_what_the_container_printed() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&[
             "run", "-d", "--name", "hello", "busybox", "echo", "hi there",
@@ -124,10 +114,9 @@ fn docker_logs_shows_what_the_container_printed() {
 
 #[test]
 fn docker_stop_then_rm_removes_the_container() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
         "run",
@@ -146,10 +135,9 @@ fn docker_stop_then_rm_removes_the_container() {
 
 #[test]
 fn docker_rm_f_removes_a_running_container() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]),
         "run",
@@ -166,11 +154,11 @@ fn docker_rm_f_removes_a_running_container() {
 
 #[test]
 fn a_denying_plugin_reaches_the_cli_as_authorization_denied_by_plugin_name() {
-    if !docker_cli_available() {
+    let Some((_dir, plugin, fake)) =
+        cli_serve_with(Deny::request("/containers/create", "no containers for you"))
+    else {
         return;
-    }
-    let (_dir, plugin, fake) =
-        serve_with(Deny::request("/containers/create", "no containers for you"));
+    };
     let out = fake.docker(&["run", "-d", "busybox", "sleep", "1"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -187,10 +175,9 @@ fn a_denying_plugin_reaches_the_cli_as_authorization_denied_by_plugin_name() {
 
 #[test]
 fn the_plugin_sees_every_call_of_docker_run_d_in_both_phases() {
-    if !docker_cli_available() {
+    let Some((_dir, plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, plugin, fake) = serve_with(None);
+    };
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "seen", "busybox", "sleep", "1"]),
         "run",
@@ -237,10 +224,11 @@ fn an_unknown_route_is_answered_404_without_asking_the_plugin() {
 
 #[test]
 fn a_response_phase_deny_replaces_a_buffered_answer_with_the_denial() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) =
+        cli_serve_with(Deny::response("/containers/json", "listing hidden"))
+    else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(Deny::response("/containers/json", "listing hidden"));
+    };
     let out = fake.docker(&["ps"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -252,10 +240,9 @@ fn a_response_phase_deny_replaces_a_buffered_answer_with_the_denial() {
 
 #[test]
 fn a_response_phase_deny_after_a_hijacked_exec_changes_nothing() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(Deny::response("/start", "too late")) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(Deny::response("/start", "too late"));
+    };
     // The deny on the container start replaces its buffered 204 with the denial ...
     let run = fake.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "100"]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("too late"));
@@ -265,8 +252,14 @@ fn a_response_phase_deny_after_a_hijacked_exec_changes_nothing() {
     assert_eq!(ok_stdout(&out, "docker exec"), "still here\n");
 }
 
+/// [`serve_with_authobot`] for a test that drives the docker CLI: `None` (the skip printed)
+/// where there is none.
+fn cli_serve_with_authobot() -> Option<Served> {
+    docker_cli_available().then(serve_with_authobot)
+}
+
 /// fake-dockerd serving through authobot with its embedded default policy.
-fn serve_with_authobot() -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
+fn serve_with_authobot() -> Served {
     use authobot::audit::AuditLog;
     use authobot::plugin::Authobot;
     use authobot::Policy;
@@ -279,28 +272,15 @@ fn serve_with_authobot() -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
             AuditLog::new(Box::new(std::io::sink())),
         )),
     );
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "authobot",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "authobot", &[]);
     (dir, plugin, fake)
 }
 
 #[test]
 fn authobot_lets_the_everyday_cli_commands_through() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with_authobot() else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with_authobot();
+    };
     ok_stdout(&fake.docker(&["version"]), "docker version");
     ok_stdout(
         &fake.docker(&["run", "-d", "--name", "app", "busybox", "sleep", "100"]),
@@ -321,10 +301,9 @@ fn authobot_lets_the_everyday_cli_commands_through() {
 
 #[test]
 fn authobot_denies_a_privileged_run_with_its_reason() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with_authobot() else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with_authobot();
+    };
     let out = fake.docker(&["run", "-d", "--privileged", "busybox", "sleep", "1"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -339,10 +318,9 @@ fn authobot_denies_a_privileged_run_with_its_reason() {
 
 #[test]
 fn docker_run_rm_prints_the_output_and_removes_the_container() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     let out = fake.docker(&["run", "--rm", "busybox", "echo", "attached", "run"]);
     assert_eq!(ok_stdout(&out, "docker run --rm"), "attached run\n");
     assert_eq!(
@@ -353,10 +331,9 @@ fn docker_run_rm_prints_the_output_and_removes_the_container() {
 
 #[test]
 fn docker_run_exits_with_the_simulated_exit_code() {
-    if !docker_cli_available() {
+    let Some((_dir, _plugin, fake)) = cli_serve_with(None) else {
         return;
-    }
-    let (_dir, _plugin, fake) = serve_with(None);
+    };
     let out = fake.docker(&["run", "busybox", "false"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

@@ -228,6 +228,30 @@ impl FakeDockerd {
         fake
     }
 
+    /// Runs `fake-dockerd serve` on `DIR/docker.sock` with the one authz plugin `plugin`
+    /// from plugin directory `dir`, `extra` arguments after those, waiting until it listens.
+    pub fn serve(dir: &Path, plugin: &str, extra: &[&str]) -> FakeDockerd {
+        let mut fake = FakeDockerd::spawn_serve(dir, plugin, extra);
+        fake.wait_listening();
+        fake
+    }
+
+    /// Runs `fake-dockerd serve` as [`FakeDockerd::serve`] does, without waiting for it.
+    pub fn spawn_serve(dir: &Path, plugin: &str, extra: &[&str]) -> FakeDockerd {
+        let socket = dir.join("docker.sock");
+        let mut args = vec![
+            "serve",
+            "--listen",
+            socket.to_str().unwrap(),
+            "--authorization-plugin",
+            plugin,
+            "--plugin-dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        FakeDockerd::spawn(&socket, &args)
+    }
+
     /// Runs `fake-dockerd ARGS...` without waiting for it.
     pub fn spawn(socket: &Path, args: &[&str]) -> FakeDockerd {
         let stderr_path = socket.with_extension("log");

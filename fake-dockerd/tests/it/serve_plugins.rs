@@ -7,28 +7,12 @@ use protocol::Phase;
 
 use crate::serve_harness::{CallLog, FakeDockerd, RunningPlugin, TestPlugin};
 
-fn serve_args<'a>(dir: &'a str, socket: &'a str, plugin: &'a str) -> Vec<&'a str> {
-    vec![
-        "serve",
-        "--listen",
-        socket,
-        "--authorization-plugin",
-        plugin,
-        "--plugin-dir",
-        dir,
-    ]
-}
-
 #[test]
 fn serve_waits_with_backoff_for_a_plugin_that_appears_late() {
     let dir = tempfile::tempdir().unwrap();
-    let dir_str = dir.path().to_str().unwrap().to_owned();
-    let socket = dir.path().join("docker.sock");
     let started = Instant::now();
-    let mut fake = FakeDockerd::spawn(
-        &socket,
-        &serve_args(&dir_str, socket.to_str().unwrap(), "late"),
-    );
+    let mut fake = FakeDockerd::spawn_serve(dir.path(), "late", &[]);
+    let socket = fake.socket.clone();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         !socket.exists(),
@@ -69,12 +53,7 @@ fn serve_refuses_to_start_with_a_plugin_that_does_not_implement_authz() {
             activations: Arc::default(),
         },
     );
-    let dir_str = dir.path().to_str().unwrap().to_owned();
-    let socket = dir.path().join("docker.sock");
-    let mut fake = FakeDockerd::spawn(
-        &socket,
-        &serve_args(&dir_str, socket.to_str().unwrap(), "notauthz"),
-    );
+    let mut fake = FakeDockerd::spawn_serve(dir.path(), "notauthz", &[]);
     let code = fake.wait_exit(Duration::from_secs(10));
     assert!(
         matches!(code, Some(c) if c != 0),
@@ -93,12 +72,7 @@ fn serve_refuses_to_start_with_a_plugin_that_does_not_implement_authz() {
 fn serve_activates_each_plugin_once_before_its_first_call() {
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "once", None);
-    let dir_str = dir.path().to_str().unwrap().to_owned();
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &serve_args(&dir_str, socket.to_str().unwrap(), "once"),
-    );
+    let fake = FakeDockerd::serve(dir.path(), "once", &[]);
     for _ in 0..2 {
         let mut stream = std::os::unix::net::UnixStream::connect(&fake.socket).unwrap();
         use std::io::{Read, Write};

@@ -8,22 +8,8 @@ use crate::serve_harness::{ok_stdout, real_dockerd, FakeDockerd, RealDockerd, Ru
 fn proxy(daemon: &RealDockerd) -> (tempfile::TempDir, RunningPlugin, FakeDockerd) {
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "upauthz", None);
-    let socket = dir.path().join("proxy.sock");
     let upstream = format!("unix://{}", daemon.socket.display());
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "upauthz",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--upstream",
-            &upstream,
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "upauthz", &["--upstream", &upstream]);
     (dir, plugin, fake)
 }
 

@@ -171,22 +171,10 @@ fn the_cli_workflow_through_serve_gives_the_plugin_what_dockerd_gave_it() {
     );
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "recorder", None);
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "recorder",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--profile",
-            "moby-20.10",
-            "--upstream",
-            &host,
-        ],
+    let fake = FakeDockerd::serve(
+        dir.path(),
+        "recorder",
+        &["--profile", "moby-20.10", "--upstream", &host],
     );
     let failures = differences(&fake, &plugin, &WORKFLOW.iter().collect::<Vec<_>>());
     let _ = docker_at(&host, &["rm", "-f", "fd-web", "fd-run"]);
@@ -204,21 +192,7 @@ fn the_in_memory_engine_gives_the_plugin_what_dockerd_gave_it_for_container_life
     }
     let dir = tempfile::tempdir().unwrap();
     let plugin = RunningPlugin::start(dir.path(), "recorder", None);
-    let socket = dir.path().join("docker.sock");
-    let fake = FakeDockerd::start(
-        &socket,
-        &[
-            "serve",
-            "--listen",
-            socket.to_str().unwrap(),
-            "--authorization-plugin",
-            "recorder",
-            "--plugin-dir",
-            dir.path().to_str().unwrap(),
-            "--profile",
-            "moby-20.10",
-        ],
-    );
+    let fake = FakeDockerd::serve(dir.path(), "recorder", &["--profile", "moby-20.10"]);
     let commands: Vec<_> = WORKFLOW
         .iter()
         .filter(|(name, _)| MEMORY_WORKFLOW.contains(name))

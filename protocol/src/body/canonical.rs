@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 
 use super::go::{decode_into, GoValue, StructTy, Ty};
-use super::json::{tokenize, Trailing};
+use super::json::{tokenize, Tape, Trailing};
 use super::model::*;
 use super::schema::{self, wrapper};
 use super::{BodyError, Canonical};
-use crate::wire::AuthzReply;
+use crate::wire::{ActivateManifest, AuthzReply};
 
 static WRAPPER_TY: Ty = Ty::Struct(&schema::CONTAINER_CONFIG_WRAPPER);
 static EXEC_TY: Ty = Ty::Struct(&schema::EXEC_CONFIG);
@@ -24,24 +24,26 @@ static SERVICE_TY: Ty = Ty::Struct(&schema::SERVICE_SPEC);
 static PRIVILEGES_TY: Ty = Ty::Slice(&Ty::Struct(&schema::PLUGIN_PRIVILEGE));
 static SETTINGS_TY: Ty = Ty::Slice(&Ty::Str);
 static REPLY_TY: Ty = Ty::Struct(&schema::AUTHZ_RESPONSE);
+static MANIFEST_TY: Ty = Ty::Struct(&schema::PLUGIN_MANIFEST);
+static PLUGIN_ERROR_TY: Ty = Ty::Struct(&schema::PLUGIN_ERROR);
 
-/// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`.
-fn decode_go(body: &[u8], ty: &'static Ty, trailing: Trailing) -> Result<GoValue, BodyError> {
-    let tape = tokenize(body, trailing)?;
+/// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`, on the body's token tape
+/// (the tokeniser already did the decoder's syntax check); the value borrows from the tape.
+fn decode_go<'t>(tape: &'t Tape<'t>, ty: &'static Ty) -> Result<GoValue<'t>, BodyError> {
     let mut value = GoValue::zero(ty);
-    decode_into(&tape, ty, &mut value)?;
+    decode_into(tape, ty, &mut value)?;
     Ok(value)
 }
 
 /// A struct value (or nothing, for a nil pointer) seen through its Go type.
 #[derive(Clone, Copy)]
 struct View<'a> {
-    value: Option<&'a GoValue>,
+    value: Option<&'a GoValue<'a>>,
     st: &'static StructTy,
 }
 
 impl<'a> View<'a> {
-    fn new(value: Option<&'a GoValue>, st: &'static StructTy) -> View<'a> {
+    fn new(value: Option<&'a GoValue<'a>>, st: &'static StructTy) -> View<'a> {
         View {
             value: value.and_then(GoValue::deref),
             st,
@@ -49,8 +51,8 @@ impl<'a> View<'a> {
     }
 
     /// A field by JSON name, promoted fields included; `None` through a nil pointer.
-    fn get(&self, name: &str) -> Option<&'a GoValue> {
-        let field = self.st.flat_fields().iter().find(|f| f.name == name)?;
+    fn get(&self, name: &str) -> Option<&'a GoValue<'a>> {
+        let field = self.st.field_named(name)?;
         let mut current = self.value?;
         for &index in &field.path {
             let GoValue::Struct(fields) = current.deref()? else {
@@ -83,7 +85,7 @@ impl<'a> View<'a> {
             .unwrap_or_default()
     }
 
-    fn elements(&self, name: &str) -> &'a [GoValue] {
+    fn elements(&self, name: &str) -> &'a [GoValue<'a>] {
         self.get(name).map(GoValue::elements).unwrap_or_default()
     }
 
@@ -97,8 +99,8 @@ impl<'a> View<'a> {
 }
 
 /// Decodes a `ContainerConfigWrapper` body and applies `getHostConfig()`.
-fn decode_wrapper(body: &[u8]) -> Result<(GoValue, Option<HostConfig>), BodyError> {
-    let w = decode_go(body, &WRAPPER_TY, Trailing::Refuse)?;
+fn decode_wrapper<'t>(tape: &'t Tape<'t>) -> Result<(GoValue<'t>, Option<HostConfig>), BodyError> {
+    let w = decode_go(tape, &WRAPPER_TY)?;
     let GoValue::Struct(fields) = &w else {
         return Ok((w.clone(), None));
     };
@@ -225,7 +227,8 @@ fn mount(m: View<'_>) -> Mount {
 impl Canonical for ContainerCreate {
     /// `POST /containers/create`: `decodeContainerConfig` of 20.10 (wrapper, `getHostConfig`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let (w, host_config) = decode_wrapper(body)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let (w, host_config) = decode_wrapper(&tape)?;
         let top = View::new(Some(&w), &schema::CONTAINER_CONFIG_WRAPPER);
         let config = View::new(
             match &w {
@@ -241,12 +244,12 @@ impl Canonical for ContainerCreate {
             labels: config.map("Labels"),
             volumes: config
                 .get("Volumes")
-                .map(|v| v.entries().map(|(k, _)| k.clone()).collect())
+                .map(|v| v.entries().map(|(k, _)| k.to_owned()).collect())
                 .unwrap_or_default(),
             host_config: host_config.unwrap_or_default(),
             endpoints: networking
                 .get("EndpointsConfig")
-                .map(|v| v.entries().map(|(k, _)| k.clone()).collect())
+                .map(|v| v.entries().map(|(k, _)| k.to_owned()).collect())
                 .unwrap_or_default(),
         })
     }
@@ -257,14 +260,16 @@ impl Canonical for HostConfig {
     /// which decodes the same wrapper as create and applies `getHostConfig`. No HostConfig at
     /// all reads as the zero HostConfig.
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        Ok(decode_wrapper(body)?.1.unwrap_or_default())
+        let tape = tokenize(body, Trailing::Refuse)?;
+        Ok(decode_wrapper(&tape)?.1.unwrap_or_default())
     }
 }
 
 impl Canonical for ExecCreate {
     /// `POST /containers/{id}/exec` (`types.ExecConfig`; `Cmd` is a plain `[]string`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &EXEC_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &EXEC_TY)?;
         let e = View::new(Some(&v), &schema::EXEC_CONFIG);
         Ok(ExecCreate {
             user: e.str("User"),
@@ -279,7 +284,8 @@ impl Canonical for ExecCreate {
 impl Canonical for VolumeCreate {
     /// `POST /volumes/create` (`volume.VolumeCreateBody`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &VOLUME_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &VOLUME_TY)?;
         let c = View::new(Some(&v), &schema::VOLUME_CREATE);
         Ok(VolumeCreate {
             name: c.str("Name"),
@@ -293,7 +299,8 @@ impl Canonical for VolumeCreate {
 impl Canonical for NetworkCreate {
     /// `POST /networks/create` (`types.NetworkCreateRequest`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &NETWORK_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &NETWORK_TY)?;
         let c = View::new(Some(&v), &schema::NETWORK_CREATE_REQUEST);
         Ok(NetworkCreate {
             name: c.str("Name"),
@@ -306,7 +313,8 @@ impl Canonical for NetworkCreate {
 impl Canonical for ContainerUpdate {
     /// `POST /containers/{id}/update` (`container.UpdateConfig`, `Resources` embedded).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &UPDATE_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &UPDATE_TY)?;
         let u = View::new(Some(&v), &schema::UPDATE_CONFIG);
         Ok(ContainerUpdate {
             devices: devices(u),
@@ -320,7 +328,8 @@ impl Canonical for ContainerUpdate {
 impl Canonical for ServiceSpec {
     /// `POST /services/create` and `/services/{id}/update` (`swarm.ServiceSpec`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &SERVICE_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &SERVICE_TY)?;
         let s = View::new(Some(&v), &schema::SERVICE_SPEC);
         let task = s.child("TaskTemplate", &schema::TASK_SPEC);
         let spec = task.child("ContainerSpec", &schema::CONTAINER_SPEC);
@@ -363,7 +372,8 @@ impl Canonical for ServiceSpec {
 impl Canonical for Vec<PluginPrivilege> {
     /// `POST /plugins/pull` and `/plugins/{name}/upgrade` (`types.PluginPrivileges`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &PRIVILEGES_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &PRIVILEGES_TY)?;
         Ok(v.elements()
             .iter()
             .map(|p| {
@@ -381,7 +391,8 @@ impl Canonical for Vec<PluginPrivilege> {
 impl Canonical for PluginSettings {
     /// `POST /plugins/{name}/set` (`[]string`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &SETTINGS_TY, Trailing::Refuse)?;
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &SETTINGS_TY)?;
         Ok(PluginSettings(v.as_strings()))
     }
 }
@@ -391,12 +402,38 @@ impl Canonical for AuthzReply {
     /// `authorization.Response` (Go key rules, a missing `Allow` is false, whatever follows
     /// the value is never read).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let v = decode_go(body, &REPLY_TY, Trailing::Ignore)?;
+        let tape = tokenize(body, Trailing::Ignore)?;
+        let v = decode_go(&tape, &REPLY_TY)?;
         let r = View::new(Some(&v), &schema::AUTHZ_RESPONSE);
         Ok(AuthzReply {
             allow: r.bool("Allow"),
             msg: r.str("Msg"),
             err: r.str("Err"),
         })
+    }
+}
+
+impl Canonical for ActivateManifest {
+    /// A plugin's answer to `Plugin.Activate` as dockerd's plugin client reads it:
+    /// `Decoder.Decode` into `plugins.Manifest` (Go key rules, so `implementſ` counts; `null`
+    /// is an empty manifest; whatever follows the value is never read).
+    fn from_body(body: &[u8]) -> Result<Self, BodyError> {
+        let tape = tokenize(body, Trailing::Ignore)?;
+        let v = decode_go(&tape, &MANIFEST_TY)?;
+        let m = View::new(Some(&v), &schema::PLUGIN_MANIFEST);
+        Ok(ActivateManifest {
+            implements: m.strings("Implements"),
+        })
+    }
+}
+
+impl Canonical for PluginErrorBody {
+    /// A plugin's non-200 answer as `callWithRetry` reads it: `json.Unmarshal` into
+    /// `struct{ Err string }`, so the body must be one JSON value and nothing more.
+    fn from_body(body: &[u8]) -> Result<Self, BodyError> {
+        let tape = tokenize(body, Trailing::Refuse)?;
+        let v = decode_go(&tape, &PLUGIN_ERROR_TY)?;
+        let e = View::new(Some(&v), &schema::PLUGIN_ERROR);
+        Ok(PluginErrorBody { err: e.str("Err") })
     }
 }

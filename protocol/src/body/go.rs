@@ -8,7 +8,8 @@
 //! The Go types themselves are data ([`Ty`], see `schema.rs`); the model is read out of the
 //! resulting [`GoValue`] afterwards.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use super::json::{Tape, Token};
@@ -48,9 +49,50 @@ pub(crate) enum Ty {
 pub(crate) struct StructTy {
     /// Declared fields.
     pub fields: &'static [Field],
-    /// The JSON-visible fields after Go's embedding rules, computed once.
-    pub flat: OnceLock<Vec<FlatField>>,
+    /// The JSON-visible fields after Go's embedding rules and their lookup tables, computed
+    /// once.
+    layout: OnceLock<Layout>,
 }
+
+/// A struct's JSON-visible fields with tables that find one by key in O(1).
+#[derive(Debug)]
+struct Layout {
+    /// The fields, in Go's `typeFields` order.
+    flat: Vec<FlatField>,
+    /// Index into `flat` by exact name.
+    exact: FieldMap<&'static str>,
+    /// Index into `flat` by folded name ([`fold_key`]); the first field wins, as in Go.
+    folded: FieldMap<Box<[u8]>>,
+}
+
+/// A map over the fixed field names of one struct. Its keys are ours and never change after
+/// the table is built, so a key chosen by a client cannot make it degrade; FNV-1a is enough.
+type FieldMap<K> = HashMap<K, usize, BuildHasherDefault<Fnv1a>>;
+
+/// The FNV-1a hash, 64 bits.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The longest field name of any schema struct is shorter than this; a longer key cannot
+/// match one, not even by folding (folding maps one rune to one byte).
+const MAX_FOLDED_KEY: usize = 64;
 
 /// One declared struct field.
 #[derive(Debug)]
@@ -93,34 +135,76 @@ impl StructTy {
     pub(crate) const fn new(fields: &'static [Field]) -> StructTy {
         StructTy {
             fields,
-            flat: OnceLock::new(),
+            layout: OnceLock::new(),
         }
     }
 
     /// Go's `typeFields`: promoted fields of embedded structs, the shallowest name winning;
     /// names that collide at the same depth are dropped; order is declaration order.
+    #[cfg(test)]
     pub(crate) fn flat_fields(&'static self) -> &'static [FlatField] {
-        self.flat.get_or_init(|| {
-            let mut all: Vec<(FlatField, usize)> = Vec::new();
-            collect_fields(self, &mut Vec::new(), &mut all);
-            let mut out = Vec::new();
-            for (field, depth) in &all {
-                let min = all
-                    .iter()
-                    .filter(|(f, _)| f.name == field.name)
-                    .map(|(_, d)| *d)
-                    .min()
-                    .unwrap_or(*depth);
-                let at_min = all
-                    .iter()
-                    .filter(|(f, d)| f.name == field.name && *d == min)
-                    .count();
-                if *depth == min && at_min == 1 {
-                    out.push(field.clone());
-                }
+        &self.layout().flat
+    }
+
+    /// The field a JSON key decodes into, as Go's `object()` picks it: the field with
+    /// exactly that name, else the first whose name folds to the key (see [`fold_key`]).
+    pub(crate) fn field_for_key(&'static self, key: &str) -> Option<&'static FlatField> {
+        let layout = self.layout();
+        let index = match layout.exact.get(key) {
+            Some(&index) => index,
+            None => {
+                let mut buf = [0u8; MAX_FOLDED_KEY];
+                let folded = fold_key(key, &mut buf)?;
+                *layout.folded.get(folded)?
             }
-            out
+        };
+        layout.flat.get(index)
+    }
+
+    /// The field with exactly this JSON name, promoted fields included.
+    pub(crate) fn field_named(&'static self, name: &str) -> Option<&'static FlatField> {
+        let layout = self.layout();
+        layout.flat.get(*layout.exact.get(name)?)
+    }
+
+    fn layout(&'static self) -> &'static Layout {
+        self.layout.get_or_init(|| {
+            let flat = self.collect_flat_fields();
+            let mut exact = FieldMap::default();
+            let mut folded = FieldMap::default();
+            for (index, field) in flat.iter().enumerate() {
+                exact.insert(field.name, index);
+                let lower: Box<[u8]> = field.name.to_ascii_lowercase().into_bytes().into();
+                folded.entry(lower).or_insert(index);
+            }
+            Layout {
+                flat,
+                exact,
+                folded,
+            }
         })
+    }
+
+    fn collect_flat_fields(&'static self) -> Vec<FlatField> {
+        let mut all: Vec<(FlatField, usize)> = Vec::new();
+        collect_fields(self, &mut Vec::new(), &mut all);
+        let mut out = Vec::new();
+        for (field, depth) in &all {
+            let min = all
+                .iter()
+                .filter(|(f, _)| f.name == field.name)
+                .map(|(_, d)| *d)
+                .min()
+                .unwrap_or(*depth);
+            let at_min = all
+                .iter()
+                .filter(|(f, d)| f.name == field.name && *d == min)
+                .count();
+            if *depth == min && at_min == 1 {
+                out.push(field.clone());
+            }
+        }
+        out
     }
 }
 
@@ -147,9 +231,30 @@ fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(F
     }
 }
 
+/// Writes `key` folded for Go's key matching into `buf`: ASCII lower-cased, U+212A KELVIN
+/// SIGN as `k`, U+017F LATIN SMALL LETTER LONG S as `s`. `None` when the key holds any other
+/// non-ASCII rune or is too long: then it folds to no (ASCII) field name at all.
+/// `fold_key(key) == name.to_ascii_lowercase()` exactly when [`go_fold_eq`] holds.
+fn fold_key<'b>(key: &str, buf: &'b mut [u8; MAX_FOLDED_KEY]) -> Option<&'b [u8]> {
+    let mut len = 0;
+    for c in key.chars() {
+        let folded = match c {
+            '\u{212A}' => b'k',
+            '\u{17F}' => b's',
+            c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+            _ => return None,
+        };
+        *buf.get_mut(len)? = folded;
+        len += 1;
+    }
+    Some(&buf[..len])
+}
+
 /// Go's key matching (`encoding/json/fold.go`): ASCII letters match either case, `k`/`K`
 /// also match U+212A KELVIN SIGN and `s`/`S` U+017F LATIN SMALL LETTER LONG S; nothing else
-/// folds. `name` is an ASCII field name.
+/// folds. `name` is an ASCII field name. The decoder uses the equivalent [`fold_key`]
+/// tables; this direct statement of the rule is what they are tested against.
+#[cfg(test)]
 pub(crate) fn go_fold_eq(name: &str, key: &str) -> bool {
     let mut key_chars = key.chars();
     for n in name.bytes() {
@@ -174,37 +279,39 @@ pub(crate) fn go_fold_eq(name: &str, key: &str) -> bool {
 }
 
 /// A Go value of some [`Ty`], with Go's distinctions (nil vs empty, slice capacity).
+/// Strings and map keys borrow from the token tape (`'t`): nothing is copied until the model
+/// is read out.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum GoValue {
+pub(crate) enum GoValue<'t> {
     Bool(bool),
     Int(i64),
     Uint(u64),
-    Str(String),
+    Str(&'t str),
     /// A pointer: `None` is nil.
-    Ptr(Option<Box<GoValue>>),
+    Ptr(Option<Box<GoValue<'t>>>),
     /// A slice: `backing` is the whole backing array (its length is the capacity), the
     /// visible elements are `backing[..len]`.
     Slice {
         nil: bool,
         len: usize,
-        backing: Vec<GoValue>,
+        backing: Vec<GoValue<'t>>,
     },
-    Array(Vec<GoValue>),
+    Array(Vec<GoValue<'t>>),
     /// A map: `None` is nil.
-    Map(Option<BTreeMap<String, GoValue>>),
-    Struct(Vec<GoValue>),
+    Map(Option<BTreeMap<&'t str, GoValue<'t>>>),
+    Struct(Vec<GoValue<'t>>),
     /// Nothing kept (see [`Ty::Raw`]).
     Raw,
 }
 
-impl GoValue {
+impl<'t> GoValue<'t> {
     /// Go's zero value of `ty`.
-    pub(crate) fn zero(ty: &Ty) -> GoValue {
+    pub(crate) fn zero(ty: &Ty) -> GoValue<'t> {
         match ty {
             Ty::Bool => GoValue::Bool(false),
             Ty::Int(_) => GoValue::Int(0),
             Ty::Uint(_) => GoValue::Uint(0),
-            Ty::Str => GoValue::Str(String::new()),
+            Ty::Str => GoValue::Str(""),
             Ty::Ptr(_) => GoValue::Ptr(None),
             Ty::Slice(_) | Ty::StrSlice => GoValue::nil_slice(),
             Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
@@ -216,7 +323,7 @@ impl GoValue {
         }
     }
 
-    fn nil_slice() -> GoValue {
+    fn nil_slice() -> GoValue<'t> {
         GoValue::Slice {
             nil: true,
             len: 0,
@@ -230,15 +337,15 @@ impl GoValue {
 /// Go keeps decoding after a type mismatch and reports the first one at the end; an error
 /// from a custom `UnmarshalJSON` stops at once. Either way the daemon refuses the request,
 /// so both come back as an error here.
-pub(crate) fn decode_into(
-    tape: &Tape,
+pub(crate) fn decode_into<'t>(
+    tape: &'t Tape<'t>,
     ty: &'static Ty,
-    target: &mut GoValue,
+    target: &mut GoValue<'t>,
 ) -> Result<(), BodyError> {
     let mut decoder = Decoder {
         tape,
         first_error: None,
-        path: Vec::new(),
+        path: Vec::with_capacity(8),
     };
     decoder.value(ty, target, 0)?;
     match decoder.first_error {
@@ -248,13 +355,13 @@ pub(crate) fn decode_into(
 }
 
 struct Decoder<'t> {
-    tape: &'t Tape,
+    tape: &'t Tape<'t>,
     first_error: Option<BodyError>,
     /// Field names from the root, for error messages.
     path: Vec<&'static str>,
 }
 
-impl Decoder<'_> {
+impl<'t> Decoder<'t> {
     fn save_type_error(&mut self, expected: &'static str) {
         if self.first_error.is_none() {
             self.first_error = Some(BodyError::WrongType {
@@ -264,11 +371,12 @@ impl Decoder<'_> {
         }
     }
 
-    fn value(&mut self, ty: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+    fn value(&mut self, ty: &'static Ty, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
         if matches!(ty, Ty::Raw) {
             return Ok(());
         }
-        let token = &self.tape.tokens[at];
+        let tape: &'t Tape<'t> = self.tape;
+        let token = &tape.tokens[at];
         if let Ty::StrSlice = ty {
             return self.str_slice(v, at);
         }
@@ -321,7 +429,7 @@ impl Decoder<'_> {
             }
             Token::String(s) => {
                 match ty {
-                    Ty::Str => *v = GoValue::Str(s.clone()),
+                    Ty::Str => *v = GoValue::Str(s.as_ref()),
                     _ => self.save_type_error(expected_name(ty)),
                 }
                 Ok(())
@@ -347,15 +455,22 @@ impl Decoder<'_> {
 
     /// Go's `array()` into a slice: elements decode into the existing backing array (stale
     /// elements beyond the old length included) and it grows by half, at least to 4.
-    fn slice(&mut self, elem: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+    fn slice(
+        &mut self,
+        elem: &'static Ty,
+        v: &mut GoValue<'t>,
+        at: usize,
+    ) -> Result<(), BodyError> {
         if !matches!(v, GoValue::Slice { .. }) {
             *v = GoValue::nil_slice();
         }
         let GoValue::Slice { nil, len, backing } = v else {
             return Ok(());
         };
-        let elements = self.tape.elements(at);
-        for (i, &element) in elements.iter().enumerate() {
+        let tape: &'t Tape<'t> = self.tape;
+        let mut count = 0;
+        for (i, element) in tape.elements(at).enumerate() {
+            count = i + 1;
             if i >= backing.len() {
                 let cap = backing.len();
                 let new_cap = (cap + cap / 2).max(4);
@@ -368,7 +483,6 @@ impl Decoder<'_> {
             }
             self.value(elem, &mut backing[i], element)?;
         }
-        let count = elements.len();
         if count < *len {
             *len = count;
         }
@@ -383,14 +497,20 @@ impl Decoder<'_> {
     }
 
     /// Go's `array()` into a fixed array: extra elements are skipped, missing ones zeroed.
-    fn array(&mut self, elem: &'static Ty, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+    fn array(
+        &mut self,
+        elem: &'static Ty,
+        v: &mut GoValue<'t>,
+        at: usize,
+    ) -> Result<(), BodyError> {
         let GoValue::Array(items) = v else {
             return Ok(());
         };
-        let elements = self.tape.elements(at);
-        for (i, item) in items.iter_mut().enumerate() {
-            match elements.get(i) {
-                Some(&element) => self.value(elem, item, element)?,
+        let tape: &'t Tape<'t> = self.tape;
+        let mut elements = tape.elements(at);
+        for item in items.iter_mut() {
+            match elements.next() {
+                Some(element) => self.value(elem, item, element)?,
                 None => *item = GoValue::zero(elem),
             }
         }
@@ -398,9 +518,10 @@ impl Decoder<'_> {
     }
 
     /// `strslice.StrSlice.UnmarshalJSON`: a fresh `[]string` (capacity 1), else one string.
-    fn str_slice(&mut self, v: &mut GoValue, at: usize) -> Result<(), BodyError> {
+    fn str_slice(&mut self, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
         static STRINGS: Ty = Ty::Slice(&Ty::Str);
-        match &self.tape.tokens[at] {
+        let tape: &'t Tape<'t> = self.tape;
+        match &tape.tokens[at] {
             Token::Null => {
                 *v = GoValue::nil_slice();
                 Ok(())
@@ -409,7 +530,7 @@ impl Decoder<'_> {
                 *v = GoValue::Slice {
                     nil: false,
                     len: 1,
-                    backing: vec![GoValue::Str(s.clone())],
+                    backing: vec![GoValue::Str(s.as_ref())],
                 };
                 Ok(())
             }
@@ -417,7 +538,7 @@ impl Decoder<'_> {
                 let mut fresh = GoValue::Slice {
                     nil: false,
                     len: 0,
-                    backing: vec![GoValue::Str(String::new())],
+                    backing: vec![GoValue::Str("")],
                 };
                 let mut inner = Decoder {
                     tape: self.tape,
@@ -448,16 +569,12 @@ impl Decoder<'_> {
     fn object_struct(
         &mut self,
         st: &'static StructTy,
-        v: &mut GoValue,
+        v: &mut GoValue<'t>,
         at: usize,
     ) -> Result<(), BodyError> {
-        let flat = st.flat_fields();
-        for (key, value_at) in self.tape.members(at) {
-            let field = flat
-                .iter()
-                .find(|f| f.name == key)
-                .or_else(|| flat.iter().find(|f| go_fold_eq(f.name, key)));
-            let Some(field) = field else {
+        let tape: &'t Tape<'t> = self.tape;
+        for (key, value_at) in tape.members(at) {
+            let Some(field) = st.field_for_key(key) else {
                 continue; // unknown keys are ignored (their syntax was checked)
             };
             let Some(slot) = walk_to_field(st, v, &field.path) else {
@@ -476,7 +593,7 @@ impl Decoder<'_> {
     fn object_map(
         &mut self,
         elem: &'static Ty,
-        v: &mut GoValue,
+        v: &mut GoValue<'t>,
         at: usize,
     ) -> Result<(), BodyError> {
         if !matches!(v, GoValue::Map(Some(_))) {
@@ -485,13 +602,14 @@ impl Decoder<'_> {
         let GoValue::Map(Some(map)) = v else {
             return Ok(());
         };
-        for (key, value_at) in self.tape.members(at) {
+        let tape: &'t Tape<'t> = self.tape;
+        for (key, value_at) in tape.members(at) {
             let mut element = GoValue::zero(elem);
             self.path.push("<map value>");
             let result = self.value(elem, &mut element, value_at);
             self.path.pop();
             result?;
-            map.insert(key.to_owned(), element);
+            map.insert(key, element);
         }
         Ok(())
     }
@@ -499,11 +617,11 @@ impl Decoder<'_> {
 
 /// Follows a promoted field's index path, allocating nil embedded pointers on the way (as Go
 /// does before it even looks at the value, `null` included).
-fn walk_to_field<'v>(
+fn walk_to_field<'v, 't>(
     st: &'static StructTy,
-    v: &'v mut GoValue,
+    v: &'v mut GoValue<'t>,
     path: &[usize],
-) -> Option<&'v mut GoValue> {
+) -> Option<&'v mut GoValue<'t>> {
     let mut current = v;
     let mut current_ty = st;
     let (last, through) = path.split_last()?;
@@ -578,9 +696,9 @@ fn parse_go_uint(text: &str, bits: u32) -> Option<u64> {
 }
 
 /// Reading values out of a decoded struct by JSON field name.
-impl GoValue {
+impl<'t> GoValue<'t> {
     /// Follows a non-nil pointer; a non-pointer is returned as is.
-    pub(crate) fn deref(&self) -> Option<&GoValue> {
+    pub(crate) fn deref(&self) -> Option<&GoValue<'t>> {
         match self {
             GoValue::Ptr(Some(inner)) => Some(inner),
             GoValue::Ptr(None) => None,
@@ -590,7 +708,7 @@ impl GoValue {
 
     pub(crate) fn as_str(&self) -> String {
         match self {
-            GoValue::Str(s) => s.clone(),
+            GoValue::Str(s) => (*s).to_owned(),
             _ => String::new(),
         }
     }
@@ -607,7 +725,7 @@ impl GoValue {
     }
 
     /// The visible elements of a slice (empty for nil).
-    pub(crate) fn elements(&self) -> &[GoValue] {
+    pub(crate) fn elements(&self) -> &[GoValue<'t>] {
         match self {
             GoValue::Slice { len, backing, .. } => &backing[..*len],
             _ => &[],
@@ -627,9 +745,9 @@ impl GoValue {
     }
 
     /// A map's entries (empty for nil).
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&String, &GoValue)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'t str, &GoValue<'t>)> {
         match self {
-            GoValue::Map(Some(map)) => Some(map.iter()),
+            GoValue::Map(Some(map)) => Some(map.iter().map(|(k, v)| (*k, v))),
             _ => None,
         }
         .into_iter()
@@ -638,7 +756,7 @@ impl GoValue {
 
     pub(crate) fn as_string_map(&self) -> BTreeMap<String, String> {
         self.entries()
-            .map(|(k, v)| (k.clone(), v.as_str()))
+            .map(|(k, v)| (k.to_owned(), v.as_str()))
             .collect()
     }
 }
@@ -656,6 +774,53 @@ mod tests {
         assert!(!go_fold_eq("Cpuset", "Cpuset_"));
         assert!(!go_fold_eq("Dns", "D\u{212A}s"));
         assert!(!go_fold_eq("A1", "a!"));
+    }
+
+    #[test]
+    fn folded_key_lookup_agrees_with_go_fold_rule() {
+        let names = [
+            "Links",
+            "Binds",
+            "Privileged",
+            "Dns",
+            "A1",
+            "IPv4Address",
+            "UTSMode",
+        ];
+        let keys = [
+            "links",
+            "LIN\u{212A}S",
+            "bind\u{17F}",
+            "pRiViLeGeD",
+            "Privıleged",
+            "D\u{212A}s",
+            "DN\u{17F}",
+            "a1",
+            "a!",
+            "ipv4address",
+            "IPV4ADDRESS",
+            "utsmode",
+            "UTSMode_",
+            "",
+        ];
+        for name in names {
+            for key in keys {
+                let mut buf = [0u8; MAX_FOLDED_KEY];
+                let lower = name.to_ascii_lowercase();
+                let by_table = fold_key(key, &mut buf) == Some(lower.as_bytes());
+                assert_eq!(by_table, go_fold_eq(name, key), "{name} / {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_exact_name_wins_over_an_earlier_folded_one() {
+        static TWO: StructTy =
+            StructTy::new(&[Field::new("ab", Ty::Str), Field::new("AB", Ty::Str)]);
+        assert_eq!(TWO.field_for_key("AB").unwrap().path, [1]);
+        assert_eq!(TWO.field_for_key("ab").unwrap().path, [0]);
+        assert_eq!(TWO.field_for_key("Ab").unwrap().path, [0]);
+        assert!(TWO.field_for_key("Ac").is_none());
     }
 
     #[test]

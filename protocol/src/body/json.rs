@@ -7,22 +7,25 @@
 //! Strings are unquoted as Go does: `\uXXXX` escapes with surrogate pairs, a lone surrogate and
 //! every byte of invalid UTF-8 become U+FFFD.
 
+use std::borrow::Cow;
+
 use super::BodyError;
 
 /// Go's `maxNestingDepth`: a value may hold at most this many nested arrays and objects.
 pub const MAX_NESTING_DEPTH: usize = 10_000;
 
-/// One token of a validated JSON value.
+/// One token of a validated JSON value, borrowing from the body wherever it can.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Token {
+pub(crate) enum Token<'a> {
     /// `null`.
     Null,
     /// `true` or `false`.
     Bool(bool),
     /// A number, as its literal text (Go parses it only once it knows the target type).
-    Number(String),
-    /// A string, unquoted.
-    String(String),
+    Number(&'a str),
+    /// A string, unquoted: borrowed when the literal has no escape and is valid UTF-8 (then
+    /// unquoting changes nothing), owned otherwise.
+    String(Cow<'a, str>),
     /// `[`; `end` is the index of the first token after the array.
     Array {
         /// Index of the token following the whole array.
@@ -37,11 +40,11 @@ pub(crate) enum Token {
 
 /// A validated JSON value as a flat list of tokens; index 0 is the value itself.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tape {
-    pub tokens: Vec<Token>,
+pub(crate) struct Tape<'a> {
+    pub tokens: Vec<Token<'a>>,
 }
 
-impl Tape {
+impl<'a> Tape<'a> {
     /// The index of the token after the value starting at `at`.
     pub fn next(&self, at: usize) -> usize {
         match self.tokens[at] {
@@ -51,32 +54,34 @@ impl Tape {
     }
 
     /// Indices of the elements of the array starting at `at`.
-    pub fn elements(&self, at: usize) -> Vec<usize> {
+    pub fn elements(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
         let end = self.next(at);
-        let mut out = Vec::new();
         let mut i = at + 1;
-        while i < end {
-            out.push(i);
-            i = self.next(i);
-        }
-        out
+        std::iter::from_fn(move || {
+            (i < end).then(|| {
+                let element = i;
+                i = self.next(i);
+                element
+            })
+        })
     }
 
     /// `(key, value index)` pairs of the object starting at `at`, in body order.
-    pub fn members(&self, at: usize) -> Vec<(&str, usize)> {
+    pub fn members(&self, at: usize) -> impl Iterator<Item = (&str, usize)> + '_ {
         let end = self.next(at);
-        let mut out = Vec::new();
         let mut i = at + 1;
-        while i < end {
-            let key = match &self.tokens[i] {
-                Token::String(key) => key.as_str(),
-                // The tokeniser only ever writes a string token in key position.
-                _ => "",
-            };
-            out.push((key, i + 1));
-            i = self.next(i + 1);
-        }
-        out
+        std::iter::from_fn(move || {
+            (i < end).then(|| {
+                let key = match &self.tokens[i] {
+                    Token::String(key) => key.as_ref(),
+                    // The tokeniser only ever writes a string token in key position.
+                    _ => "",
+                };
+                let value = i + 1;
+                i = self.next(value);
+                (key, value)
+            })
+        })
     }
 }
 
@@ -90,12 +95,14 @@ pub(crate) enum Trailing {
 }
 
 /// Validates one JSON value at the start of `input` (after optional whitespace).
-pub(crate) fn tokenize(input: &[u8], trailing: Trailing) -> Result<Tape, BodyError> {
+pub(crate) fn tokenize(input: &[u8], trailing: Trailing) -> Result<Tape<'_>, BodyError> {
     let mut scanner = Scanner {
         input,
+        text: std::str::from_utf8(input).ok(),
         pos: 0,
-        tokens: Vec::new(),
-        open: Vec::new(),
+        // Real bodies hold about one token per ten bytes; one allocation covers most.
+        tokens: Vec::with_capacity(input.len() / 8 + 4),
+        open: Vec::with_capacity(16),
     };
     scanner.skip_space();
     if scanner.pos == input.len() {
@@ -133,30 +140,42 @@ enum Open {
 
 struct Scanner<'a> {
     input: &'a [u8],
+    /// The whole input, when it is valid UTF-8 (every real body is): then any slice between
+    /// two ASCII bytes is valid UTF-8 too, and literals borrow from it without re-checking.
+    text: Option<&'a str>,
     pos: usize,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
     open: Vec<Open>,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
 
+    #[inline]
     fn skip_space(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn expect_space_then(&mut self, what: &str) -> Result<u8, BodyError> {
         self.skip_space();
-        self.peek().ok_or_else(|| {
-            syntax(
-                self.pos,
-                &format!("unexpected end of JSON input, wanted {what}"),
-            )
-        })
+        match self.peek() {
+            Some(c) => Ok(c),
+            None => Err(self.unexpected_end(what)),
+        }
+    }
+
+    #[cold]
+    fn unexpected_end(&self, what: &str) -> BodyError {
+        syntax(
+            self.pos,
+            &format!("unexpected end of JSON input, wanted {what}"),
+        )
     }
 
     /// Reads one complete value; containers are handled with an explicit stack.
@@ -294,7 +313,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn literal(&mut self, text: &[u8], token: Token) -> Result<(), BodyError> {
+    fn literal(&mut self, text: &[u8], token: Token<'a>) -> Result<(), BodyError> {
         for (i, &want) in text.iter().enumerate() {
             if self.input.get(self.pos + i) != Some(&want) {
                 return Err(syntax(self.pos + i, "invalid character in literal"));
@@ -306,7 +325,7 @@ impl Scanner<'_> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, exactly Go's scanner states.
-    fn number(&mut self) -> Result<String, BodyError> {
+    fn number(&mut self) -> Result<&'a str, BodyError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -339,8 +358,9 @@ impl Scanner<'_> {
             }
             self.digits();
         }
-        // The literal is ASCII by construction.
-        Ok(String::from_utf8_lossy(&self.input[start..self.pos]).into_owned())
+        // The literal is ASCII by construction, so this never fails.
+        self.text_between(start, self.pos)
+            .ok_or_else(|| syntax(start, "internal: non-ASCII number"))
     }
 
     fn digits(&mut self) {
@@ -350,7 +370,32 @@ impl Scanner<'_> {
     }
 
     /// Reads a string literal (the scanner's rules) and unquotes it (Go's `unquoteBytes`).
-    fn string(&mut self) -> Result<String, BodyError> {
+    ///
+    /// Go's `unquoteBytes` returns the bytes untouched when they hold no escape and no
+    /// invalid UTF-8; that case borrows. Everything else takes the rune-by-rune path.
+    fn string(&mut self) -> Result<Cow<'a, str>, BodyError> {
+        let start = self.pos + 1; // after the opening quote
+        let end = start + plain_len(&self.input[start..]);
+        if self.input.get(end) == Some(&b'"') {
+            if let Some(text) = self.text_between(start, end) {
+                self.pos = end + 1;
+                return Ok(Cow::Borrowed(text));
+            }
+        }
+        self.unquote_slowly().map(Cow::Owned)
+    }
+
+    /// `input[start..end]` as text, when it is valid UTF-8; both ends must be ASCII bytes
+    /// (or the end of input) for the whole-input shortcut to apply.
+    fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(start..end),
+            None => std::str::from_utf8(&self.input[start..end]).ok(),
+        }
+    }
+
+    /// The rune-by-rune unquoting of a literal with escapes or invalid UTF-8.
+    fn unquote_slowly(&mut self) -> Result<String, BodyError> {
         self.pos += 1; // opening quote
         let mut out = String::new();
         loop {
@@ -465,6 +510,50 @@ impl Scanner<'_> {
     }
 }
 
+/// The bytes that end the plain part of a string literal: the closing quote, a backslash
+/// (an escape follows) and the control characters Go refuses.
+static ENDS_PLAIN_STRING: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// How many bytes at the start of `bytes` belong to the plain part of a string literal
+/// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
+/// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
+/// bytes above a match can be flagged falsely), so the first flagged byte is the answer.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// The high bit of each byte of `word` that is below `n` (`n` <= 0x80).
+    fn bytes_below(word: u64, n: u8) -> u64 {
+        word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+    }
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let hits = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+            | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
+            | bytes_below(word, 0x20);
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
+        .unwrap_or(bytes.len() - at)
+}
+
 /// The length a UTF-8 sequence starting with `lead` claims; 0 for a byte that cannot lead.
 fn utf8_width(lead: u8) -> usize {
     match lead {
@@ -479,7 +568,7 @@ fn utf8_width(lead: u8) -> usize {
 mod tests {
     use super::*;
 
-    fn tokens(input: &str) -> Vec<Token> {
+    fn tokens(input: &str) -> Vec<Token<'_>> {
         tokenize(input.as_bytes(), Trailing::Refuse).unwrap().tokens
     }
 
@@ -491,7 +580,7 @@ mod tests {
                 Token::Object { end: 7 },
                 Token::String("a".into()),
                 Token::Array { end: 5 },
-                Token::Number("1".into()),
+                Token::Number("1"),
                 Token::Object { end: 5 },
                 Token::String("b".into()),
                 Token::Null,
@@ -506,6 +595,61 @@ mod tests {
             tape.tokens,
             vec![Token::String("a\u{FFFD}\u{FFFD}\u{FFFD}b".into())]
         );
+    }
+
+    #[test]
+    fn literals_without_escapes_borrow_from_the_body_unchanged() {
+        let tape = tokenize(
+            "[\"plain\",\"héllo\",\"a\\\"b\"]".as_bytes(),
+            Trailing::Refuse,
+        )
+        .unwrap();
+        assert!(matches!(
+            &tape.tokens[1],
+            Token::String(Cow::Borrowed("plain"))
+        ));
+        assert!(matches!(
+            &tape.tokens[2],
+            Token::String(Cow::Borrowed("héllo"))
+        ));
+        assert!(matches!(&tape.tokens[3], Token::String(Cow::Owned(s)) if s == "a\"b"));
+        // Invalid UTF-8 elsewhere in the body does not stop a valid literal from borrowing.
+        let tape = tokenize(b"[\"\xFF\",\"ok\"]", Trailing::Refuse).unwrap();
+        assert!(matches!(&tape.tokens[1], Token::String(Cow::Owned(s)) if s == "\u{FFFD}"));
+        assert!(matches!(
+            &tape.tokens[2],
+            Token::String(Cow::Borrowed("ok"))
+        ));
+    }
+
+    #[test]
+    fn plain_prefix_ends_at_the_first_quote_backslash_or_control_byte() {
+        let by_table = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| ENDS_PLAIN_STRING[usize::from(b)])
+                .unwrap_or(bytes.len())
+        };
+        let fillers: [u8; 6] = [b'a', b' ', 0x7f, 0x80, 0xff, b'!'];
+        let stops: [u8; 5] = [b'"', b'\\', 0x00, 0x1f, b'\n'];
+        for len in 0..20 {
+            for &filler in &fillers {
+                let mut bytes = vec![filler; len];
+                assert_eq!(plain_len(&bytes), len);
+                for at in 0..len {
+                    for &stop in &stops {
+                        bytes[at] = stop;
+                        // A second stop later on must not change the answer.
+                        if at + 3 < len {
+                            bytes[at + 3] = b'"';
+                        }
+                        assert_eq!(plain_len(&bytes), by_table(&bytes), "{bytes:?}");
+                        assert_eq!(plain_len(&bytes), at);
+                        bytes = vec![filler; len];
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -217,3 +217,11 @@ pub struct PluginPrivilege {
 /// The body of `POST /plugins/{name}/set`: `KEY=VALUE` settings (`mount.source=/` binds).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PluginSettings(pub Vec<String>);
+
+/// What dockerd's plugin client reads from a plugin's non-200 answer: the `Err` of
+/// `struct{ Err string }` (empty when absent or `null`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginErrorBody {
+    pub err: String,
+}

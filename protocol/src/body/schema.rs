@@ -452,6 +452,12 @@ pub(crate) static AUTHZ_RESPONSE: StructTy = StructTy::new(&[
     Field::new("Err", Ty::Str),
 ]);
 
+/// `plugins.Manifest`, a plugin's answer to `Plugin.Activate`.
+pub(crate) static PLUGIN_MANIFEST: StructTy = StructTy::new(&[Field::new("Implements", STRINGS)]);
+
+/// `struct{ Err string }`, what `callWithRetry` reads a non-200 answer into.
+pub(crate) static PLUGIN_ERROR: StructTy = StructTy::new(&[Field::new("Err", Ty::Str)]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

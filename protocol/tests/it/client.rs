@@ -118,6 +118,16 @@ fn create_request() -> AuthzRequest {
     }
 }
 
+/// What an allowing plugin saw of one `phase` call about [`create_request`].
+async fn seen_of_one_create_call(phase: Phase) -> Seen {
+    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
+    PluginClient::new(&plugin.socket)
+        .call(phase, &create_request())
+        .await
+        .unwrap();
+    plugin.seen().remove(0)
+}
+
 #[tokio::test]
 async fn activate_posts_an_empty_body_with_the_plugin_accept_header() {
     let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Implements":["authz"]}"#);
@@ -138,24 +148,13 @@ async fn activate_posts_an_empty_body_with_the_plugin_accept_header() {
 
 #[tokio::test]
 async fn calls_carry_no_content_type_like_dockerd() {
-    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
-    let client = PluginClient::new(&plugin.socket);
-    client
-        .call(Phase::Request, &create_request())
-        .await
-        .unwrap();
-    assert_eq!(plugin.seen()[0].header("content-type"), None);
+    let seen = seen_of_one_create_call(Phase::Request).await;
+    assert_eq!(seen.header("content-type"), None);
 }
 
 #[tokio::test]
 async fn calls_carry_gos_user_agent_an_empty_host_and_no_compression() {
-    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
-    let client = PluginClient::new(&plugin.socket);
-    client
-        .call(Phase::Request, &create_request())
-        .await
-        .unwrap();
-    let seen = &plugin.seen()[0];
+    let seen = seen_of_one_create_call(Phase::Request).await;
     assert_eq!(seen.header("user-agent"), Some("Go-http-client/1.1"));
     assert_eq!(seen.header("host"), Some(""));
     assert_eq!(seen.header("accept-encoding"), None);
@@ -163,27 +162,17 @@ async fn calls_carry_gos_user_agent_an_empty_host_and_no_compression() {
 
 #[tokio::test]
 async fn request_phase_posts_the_request_object_with_a_trailing_newline() {
-    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
-    let request = create_request();
-    PluginClient::new(&plugin.socket)
-        .call(Phase::Request, &request)
-        .await
-        .unwrap();
-    let seen = &plugin.seen()[0];
+    let seen = seen_of_one_create_call(Phase::Request).await;
     assert_eq!(seen.path, "/AuthZPlugin.AuthZReq");
-    let mut expected = serde_json::to_vec(&request).unwrap();
+    let mut expected = serde_json::to_vec(&create_request()).unwrap();
     expected.push(b'\n');
     assert_eq!(seen.body, expected);
 }
 
 #[tokio::test]
 async fn response_phase_posts_to_authz_res() {
-    let plugin = ScriptedPlugin::start(StatusCode::OK, r#"{"Allow":true}"#);
-    PluginClient::new(&plugin.socket)
-        .call(Phase::Response, &create_request())
-        .await
-        .unwrap();
-    assert_eq!(plugin.seen()[0].path, "/AuthZPlugin.AuthZRes");
+    let seen = seen_of_one_create_call(Phase::Response).await;
+    assert_eq!(seen.path, "/AuthZPlugin.AuthZRes");
 }
 
 #[tokio::test]

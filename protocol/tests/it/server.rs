@@ -156,6 +156,14 @@ impl Answer {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|err| panic!("answer {:?} is not a reply: {err}", self.body))
     }
+
+    /// The reply, checked to be a deny that came with HTTP `status`.
+    fn denial(&self, status: StatusCode) -> AuthzReply {
+        assert_eq!(self.status, status);
+        let reply = self.reply();
+        assert!(!reply.allow);
+        reply
+    }
 }
 
 impl Connection {
@@ -190,6 +198,11 @@ impl Connection {
     async fn authz(&mut self, path: &str, request: &AuthzRequest) -> anyhow::Result<Answer> {
         self.call(Method::POST, path, serde_json::to_vec(request)?)
             .await
+    }
+
+    /// The request-phase call about a create of `uri` (see [`request_for`]).
+    async fn ask(&mut self, uri: &str) -> anyhow::Result<Answer> {
+        self.authz("/AuthZPlugin.AuthZReq", &request_for(uri)).await
     }
 }
 
@@ -249,13 +262,7 @@ async fn answers_carry_the_go_plugin_helpers_content_type() {
 async fn request_phase_hands_the_decoded_call_to_the_plugin() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz(
-            "/AuthZPlugin.AuthZReq",
-            &request_for("/allowed/containers/create"),
-        )
-        .await
-        .unwrap();
+    let answer = connection.ask("/allowed/containers/create").await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
         answer.reply(),
@@ -271,13 +278,8 @@ async fn request_phase_hands_the_decoded_call_to_the_plugin() {
 async fn request_phase_passes_the_plugins_deny_through() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let answer = connection.ask("/containers/create").await.unwrap();
+    let reply = answer.denial(StatusCode::OK);
     assert!(reply.msg.starts_with("request POST /containers/create"));
 }
 
@@ -359,9 +361,7 @@ async fn denies_an_envelope_nested_deeper_than_go_decodes() {
         envelope.into_bytes(),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::OK);
     assert_eq!(
         reply.msg,
         "malformed AuthZPlugin.AuthZReq call: the body nests deeper than Go's limit of 10000 levels"
@@ -372,13 +372,8 @@ async fn denies_an_envelope_nested_deeper_than_go_decodes() {
 async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    let answer = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/panic"))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let answer = connection.ask("/panic").await.unwrap();
+    let reply = answer.denial(StatusCode::OK);
     assert_eq!(
         reply.msg,
         "plugin failed while deciding AuthZPlugin.AuthZReq: deliberate panic for /panic"
@@ -389,14 +384,8 @@ async fn plugin_panic_is_answered_with_a_deny_naming_the_panic() {
 async fn connection_keeps_serving_after_a_plugin_panic() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let mut connection = Connection::open(&running.socket).await.unwrap();
-    connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/panic"))
-        .await
-        .unwrap();
-    let after = connection
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/allowed/_ping"))
-        .await
-        .unwrap();
+    connection.ask("/panic").await.unwrap();
+    let after = connection.ask("/allowed/_ping").await.unwrap();
     assert!(after.reply().allow);
 }
 
@@ -404,9 +393,7 @@ async fn connection_keeps_serving_after_a_plugin_panic() {
 async fn unknown_call_is_404_with_a_deny_body() {
     let running = Running::start(EchoPlugin, ServerConfig::default());
     let answer = call_once(&running.socket, "/VolumeDriver.Create", b"{}".to_vec()).await;
-    assert_eq!(answer.status, StatusCode::NOT_FOUND);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::NOT_FOUND);
     assert_eq!(reply.err, "unknown plugin call /VolumeDriver.Create");
 }
 
@@ -440,9 +427,7 @@ async fn body_over_the_cap_is_refused_with_413_and_a_deny_body() {
         serde_json::to_vec(&call).unwrap(),
     )
     .await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let reply = answer.reply();
-    assert!(!reply.allow);
+    let reply = answer.denial(StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         reply.err,
         "call body larger than the plugin's limit of 1024 bytes"
@@ -517,9 +502,7 @@ async fn two_hundred_concurrent_connections_are_all_answered_correctly() {
                 let mut connection = Connection::open(&socket).await?;
                 all_connected.wait().await;
                 let uri = format!("/allowed/containers/c{n}/start");
-                let answer = connection
-                    .authz("/AuthZPlugin.AuthZReq", &request_for(&uri))
-                    .await?;
+                let answer = connection.ask(&uri).await?;
                 let reply = answer.reply();
                 let expected = format!(r#"request POST {uri} body={{"Image":"busybox"}}"#);
                 if answer.status != StatusCode::OK || !reply.allow || reply.msg != expected {
@@ -544,10 +527,7 @@ async fn several_requests_share_one_keep_alive_connection() {
     let mut connection = Connection::open(&running.socket).await.unwrap();
     for n in 0..5 {
         let uri = format!("/allowed/{n}");
-        let answer = connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for(&uri))
-            .await
-            .unwrap();
+        let answer = connection.ask(&uri).await.unwrap();
         assert!(answer.reply().msg.contains(&uri));
         assert!(
             answer.headers.get("connection").is_none(),
@@ -570,13 +550,7 @@ async fn slow_client_does_not_stall_others() {
     let started = Instant::now();
     let mut others = Connection::open(&running.socket).await.unwrap();
     for n in 0..10 {
-        let answer = others
-            .authz(
-                "/AuthZPlugin.AuthZReq",
-                &request_for(&format!("/allowed/{n}")),
-            )
-            .await
-            .unwrap();
+        let answer = others.ask(&format!("/allowed/{n}")).await.unwrap();
         assert!(answer.reply().allow);
     }
     assert!(
@@ -585,8 +559,10 @@ async fn slow_client_does_not_stall_others() {
     );
 }
 
-#[tokio::test]
-async fn client_stalling_mid_headers_is_cut_off_by_the_header_timeout() {
+/// Connects to a server whose header read timeout is 300 ms, sends `partial` (at most part of
+/// a request head), and checks that the server closes the connection without a word, and
+/// not before the timeout.
+async fn assert_cut_off_by_the_header_timeout(partial: &[u8]) {
     let timeout = Duration::from_millis(300);
     let config = ServerConfig {
         header_read_timeout: timeout,
@@ -594,28 +570,21 @@ async fn client_stalling_mid_headers_is_cut_off_by_the_header_timeout() {
     };
     let running = Running::start(EchoPlugin, config);
     let started = Instant::now();
-    let mut slow = UnixStream::connect(&running.socket).await.unwrap();
-    slow.write_all(b"POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plu")
-        .await
-        .unwrap();
-    let (received, elapsed) = read_until_closed(&mut slow, started).await;
+    let mut client = UnixStream::connect(&running.socket).await.unwrap();
+    client.write_all(partial).await.unwrap();
+    let (received, elapsed) = read_until_closed(&mut client, started).await;
     assert!(received.is_empty(), "got {received:?}");
     assert!(elapsed >= timeout, "cut off after {elapsed:?}");
 }
 
 #[tokio::test]
+async fn client_stalling_mid_headers_is_cut_off_by_the_header_timeout() {
+    assert_cut_off_by_the_header_timeout(b"POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plu").await;
+}
+
+#[tokio::test]
 async fn silent_half_open_client_is_cut_off_by_the_header_timeout() {
-    let timeout = Duration::from_millis(300);
-    let config = ServerConfig {
-        header_read_timeout: timeout,
-        ..ServerConfig::default()
-    };
-    let running = Running::start(EchoPlugin, config);
-    let started = Instant::now();
-    let mut silent = UnixStream::connect(&running.socket).await.unwrap();
-    let (received, elapsed) = read_until_closed(&mut silent, started).await;
-    assert!(received.is_empty(), "got {received:?}");
-    assert!(elapsed >= timeout, "cut off after {elapsed:?}");
+    assert_cut_off_by_the_header_timeout(b"").await;
 }
 
 #[tokio::test]
@@ -650,10 +619,7 @@ async fn connections_beyond_max_connections_wait_until_one_closes() {
     };
     let running = Running::start(EchoPlugin, config);
     let mut first = Connection::open(&running.socket).await.unwrap();
-    first
-        .authz("/AuthZPlugin.AuthZReq", &request_for("/allowed/first"))
-        .await
-        .unwrap();
+    first.ask("/allowed/first").await.unwrap();
 
     let socket = running.socket.clone();
     let mut second = tokio::spawn(async move {
@@ -679,10 +645,7 @@ async fn graceful_shutdown_lets_an_in_flight_call_finish() {
     let socket = running.socket.clone();
     let in_flight = tokio::spawn(async move {
         let mut connection = Connection::open(&socket).await.unwrap();
-        connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-            .await
-            .unwrap()
+        connection.ask("/containers/create").await.unwrap()
     });
     entered.recv().await.unwrap();
 
@@ -710,9 +673,7 @@ async fn shutdown_stops_waiting_for_a_call_after_the_shutdown_timeout() {
     let socket = running.socket.clone();
     let _stuck = tokio::spawn(async move {
         let mut connection = Connection::open(&socket).await.unwrap();
-        connection
-            .authz("/AuthZPlugin.AuthZReq", &request_for("/containers/create"))
-            .await
+        connection.ask("/containers/create").await
     });
     entered.recv().await.unwrap();
 

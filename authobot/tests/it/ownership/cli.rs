@@ -2,14 +2,11 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use authobot::ownership::store::Store;
 use authobot::ownership::{Change, ObjectKind, Owned, Owner};
 use predicates::str::contains;
 
-fn authobot() -> Command {
-    Command::cargo_bin("authobot").expect("the authobot binary is built")
-}
+use crate::support::{authobot, check_policy_text};
 
 /// A record in `dir` where alice owns container `web`.
 fn record_alices_web(dir: &Path) -> Store {
@@ -32,20 +29,13 @@ const BOBS_EXEC: &str = r#"{"User":"bob","UserAuthNMethod":"TLS","RequestMethod"
 
 #[test]
 fn check_reports_a_group_naming_an_undefined_profile_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.toml");
-    std::fs::write(
-        &path,
+    check_policy_text(
+        "p.toml",
         "default = \"deny\"\n[profiles.dev]\n[groups.g]\nmembers = [\"x\"]\nprofile = \"nope\"\n",
     )
-    .unwrap();
-    authobot()
-        .args(["check", "--policy"])
-        .arg(&path)
-        .assert()
-        .code(1)
-        .stderr(contains("p.toml:5:"))
-        .stderr(contains("\"nope\""));
+    .code(1)
+    .stderr(contains("p.toml:5:"))
+    .stderr(contains("\"nope\""));
 }
 
 #[test]

@@ -15,15 +15,19 @@ fn labelled(user: &str) -> String {
     format!(r#"{{"Image":"busybox","Labels":{{"authobot.owner":"{user}"}}}}"#)
 }
 
+/// Alice creates `one` and `two`, as many containers as the quota allows.
+fn fill_alices_quota(daemon: &TlsDaemon) {
+    for name in ["one", "two"] {
+        daemon
+            .create_with("alice", name, &labelled("alice"))
+            .unwrap();
+    }
+}
+
 #[test]
 fn a_create_over_the_quota_is_refused_with_the_count_and_the_limit() {
     let (_state, daemon) = team();
-    daemon
-        .create_with("alice", "one", &labelled("alice"))
-        .unwrap();
-    daemon
-        .create_with("alice", "two", &labelled("alice"))
-        .unwrap();
+    fill_alices_quota(&daemon);
     let third = daemon.create_with("alice", "three", &labelled("alice"));
     assert_refused(
         third.map(|_| ()),
@@ -34,12 +38,7 @@ fn a_create_over_the_quota_is_refused_with_the_count_and_the_limit() {
 #[test]
 fn the_quota_counts_each_user_apart() {
     let (_state, daemon) = team();
-    daemon
-        .create_with("alice", "one", &labelled("alice"))
-        .unwrap();
-    daemon
-        .create_with("alice", "two", &labelled("alice"))
-        .unwrap();
+    fill_alices_quota(&daemon);
     daemon
         .create_with("bob", "three", &labelled("bob"))
         .expect("bob owns none");
@@ -48,12 +47,7 @@ fn the_quota_counts_each_user_apart() {
 #[test]
 fn removing_a_container_frees_its_place_in_the_quota() {
     let (_state, daemon) = team();
-    daemon
-        .create_with("alice", "one", &labelled("alice"))
-        .unwrap();
-    daemon
-        .create_with("alice", "two", &labelled("alice"))
-        .unwrap();
+    fill_alices_quota(&daemon);
     daemon.remove("alice", "one").unwrap();
     daemon
         .create_with("alice", "three", &labelled("alice"))

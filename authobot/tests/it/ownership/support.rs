@@ -11,10 +11,9 @@ use authobot::ownership::store::Store;
 use authobot::plugin::Authobot;
 use authobot::policy::DEFAULT_POLICY;
 use authobot::Policy;
-use fake_dockerd::chain::{ActivationError, BoxFuture, EndpointAnswer, InProcess, PluginEndpoint};
+use fake_dockerd::chain::{InProcess, PluginEndpoint};
 use fake_dockerd::{AuthzChain, ClientRequest, ClientResponse, Denial, Profile, ProfileName};
 use protocol::client::PluginClient;
-use protocol::{ActivateManifest, AuthzRequest, Phase};
 
 /// The default policy with `carol` in an admin group.
 pub fn default_policy_with_admin() -> String {
@@ -56,38 +55,6 @@ pub fn answer(status: u16, body: &str) -> ClientResponse {
     }
 }
 
-/// The plugin over its unix socket, through the protocol crate's daemon-side client.
-#[derive(Debug)]
-pub struct Socket(PluginClient);
-
-impl PluginEndpoint for Socket {
-    fn activate(&self) -> BoxFuture<'_, Result<ActivateManifest, ActivationError>> {
-        Box::pin(async move {
-            self.0
-                .activate()
-                .await
-                .map_err(|e| ActivationError::Unreachable(e.to_string()))
-        })
-    }
-
-    fn call<'a>(
-        &'a self,
-        phase: Phase,
-        message: &'a AuthzRequest,
-    ) -> BoxFuture<'a, EndpointAnswer> {
-        Box::pin(async move {
-            match self.0.call(phase, message).await {
-                Ok(answer) => EndpointAnswer::Answered {
-                    status: answer.status.as_u16(),
-                    body: answer.body.to_vec(),
-                    verdict: answer.reply.map_err(|e| e.to_string()),
-                },
-                Err(e) => EndpointAnswer::Unreachable(e.to_string()),
-            }
-        })
-    }
-}
-
 /// A dockerd 20.10 with `--tlsverify` and authobot as its only authorization plugin.
 pub struct TlsDaemon {
     chain: AuthzChain,
@@ -101,9 +68,10 @@ impl TlsDaemon {
         TlsDaemon::with_endpoint(InProcess(plugin))
     }
 
-    /// A daemon calling the plugin listening on `socket`.
+    /// A daemon calling the plugin listening on `socket`, through the protocol crate's
+    /// daemon-side client (fake-dockerd's socket endpoint).
     pub fn over_socket(socket: &Path) -> TlsDaemon {
-        TlsDaemon::with_endpoint(Socket(PluginClient::new(socket)))
+        TlsDaemon::with_endpoint(PluginClient::new(socket))
     }
 
     fn with_endpoint<E: PluginEndpoint + 'static>(endpoint: E) -> TlsDaemon {
