@@ -25,8 +25,9 @@ e2e: ## authobot in front of a throwaway real dockerd (root; E2E_DRIVER=vagrant|
 bench: ## authobot against the do-nothing reference plugin, per request mix, as ratios; then bench-decide
 	bench/run.sh
 
-bench-decide: ## one in-process decision on a realistic create body (criterion)
+bench-decide: ## one in-process decision, and one body decode, on a realistic create body (criterion)
 	$(CARGO) bench -p authobot --bench decide
+	$(CARGO) bench -p authz-protocol --bench canonicalise
 
 body-soak: ## the Go differential test of the canonicaliser at 10x its usual case count
 	BODY_DIFFERENTIAL_SCALE=10 $(CARGO) test -p authz-protocol --test it differential
