@@ -248,6 +248,20 @@ async fn after_the_answer(service: &Service, call: &ClientRequest, seen: &Client
     service.record(call, seen);
 }
 
+/// The response phase of an answer already flushed to the client: a deny can only be written
+/// after it, as dockerd does.
+async fn after_a_flushed_answer(
+    service: &Service,
+    call: &ClientRequest,
+    seen: &ClientResponse,
+    sender: &tokio::sync::mpsc::Sender<Bytes>,
+) {
+    if let Err(denial) = service.authorize_response(call, seen).await {
+        let _ = sender.send(super::late_denial_bytes(&denial)).await;
+    }
+    service.record(call, seen);
+}
+
 /// [`after_the_answer`] for a hijacked stream that ended: a 101 with `headers` (as the
 /// response phase shows them) that carried `output`.
 async fn after_a_hijack(
@@ -341,10 +355,7 @@ fn stream_later(
             body: output,
             kind,
         };
-        if let Err(denial) = service.authorize_response(&call, &seen).await {
-            let _ = sender.send(super::late_denial_bytes(&denial)).await;
-        }
-        service.record(&call, &seen);
+        after_a_flushed_answer(&service, &call, &seen, &sender).await;
     });
     build(200, &headers, body.boxed())
 }
@@ -402,10 +413,7 @@ fn relay_stream(
             body: seen,
             kind,
         };
-        if let Err(denial) = service.authorize_response(&call, &seen).await {
-            let _ = sender.send(super::late_denial_bytes(&denial)).await;
-        }
-        service.record(&call, &seen);
+        after_a_flushed_answer(&service, &call, &seen, &sender).await;
     });
     build(status, &headers, body.boxed())
 }
