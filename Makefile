@@ -24,6 +24,7 @@ e2e: ## authobot in front of a throwaway real dockerd (root; E2E_DRIVER=vagrant|
 
 bench: ## authobot against the do-nothing reference plugin, per request mix, as ratios; then bench-decide
 	bench/run.sh
+	$(MAKE) bench-decide
 
 bench-decide: ## one in-process decision, and one body decode, on a realistic create body (criterion)
 	$(CARGO) bench -p authobot --bench decide

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: authobot against the do-nothing reference plugin (protocol's allow_all
-# example, same server stack), every mix measured in one run each, then the in-process
-# decision benchmark. Starts fresh plugins per mix (so peak memory is that mix's own) and
-# stops them by PID on exit.
+# example, same server stack), every mix measured in one run each. Starts fresh plugins per
+# mix (so peak memory is that mix's own) and stops them by PID on exit. `make bench` then runs
+# the in-process benchmarks (`make bench-decide`).
 #
 # Knobs (environment): BENCH_MIXES ("workflow create ownership"), BENCH_DURATION (10 s),
 # BENCH_WARMUP (2 s), BENCH_CONNECTIONS (8), BENCH_OWNED (100000), BENCH_SETUP_LIMIT (900 s,
@@ -62,11 +62,7 @@ start_plugins() {
     "$release/examples/allow_all" --socket "$run/reference.sock" 2>"$run/reference.log" &
     pids+=($!)
     wait_for_socket "$run/reference.sock" $!
-    local state_flag=()
-    if "$release/authobot" serve --help | grep -q -- '--state-dir'; then
-        state_flag=(--state-dir "$run/state")
-    fi
-    "$release/authobot" serve --socket "$run/authobot.sock" "${state_flag[@]}" \
+    "$release/authobot" serve --socket "$run/authobot.sock" --state-dir "$run/state" \
         --audit-log "$run/audit.jsonl" 2>"$run/authobot.log" &
     pids+=($!)
     wait_for_socket "$run/authobot.sock" $!
@@ -88,11 +84,4 @@ for mix in $mixes; do
 done
 echo "load after the run: $(uptime)"
 
-echo
-if [ -f authobot/benches/decide.rs ]; then
-    echo "== in-process decision (cargo bench -p authobot --bench decide)"
-    cargo bench -p authobot --bench decide || status=$?
-else
-    echo "== in-process decision: skipped, authobot/benches/decide.rs is not in this tree"
-fi
 exit "$status"
