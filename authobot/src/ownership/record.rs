@@ -2,12 +2,13 @@
 //! id (ordered, for dockerd's id-prefix resolution), by name, containers per owner (quotas)
 //! and exec sessions per container.
 //!
-//! Kept compact because one plugin may hold 100,000 containers in a few MiB: a 64-hex id is
-//! held as its 32 bytes, owners are interned, a name is one allocation and the name index
-//! holds a hash of it rather than a copy.
+//! Kept compact because one plugin may hold 100,000 containers: each object is one slot (a
+//! 64-hex id held as its 32 bytes, an interned owner, its name as one allocation), and the
+//! indexes hold slot numbers with a 16-byte head of the id or a hash of the name, never a
+//! second copy of either.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
@@ -65,11 +66,6 @@ impl Id {
         Id::Text(text.into())
     }
 
-    /// The id every other id sorts after (the empty text).
-    fn lowest() -> Id {
-        Id::Text(Box::default())
-    }
-
     fn starts_with(&self, prefix: &str) -> bool {
         match self {
             Id::Hex(bytes) => {
@@ -106,25 +102,6 @@ impl fmt::Display for Id {
     }
 }
 
-/// What is recorded about one object besides its id.
-#[derive(Debug)]
-struct Entry {
-    /// A container's or network's name; an exec session's container id; empty otherwise.
-    name: Box<str>,
-    learned_at: u64,
-    /// Index into [`Record::owners`].
-    owner: u32,
-}
-
-/// The objects of one kind.
-#[derive(Debug, Default)]
-struct Objects {
-    by_id: BTreeMap<Id, Entry>,
-    /// (hash of the name, id) of named containers and networks; a hash match is checked
-    /// against the entry's name.
-    by_name: BTreeSet<(u64, Id)>,
-}
-
 /// One primitive change, as the journal records it and as it is applied: what a
 /// [`Change`] comes to once resolved against the record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -145,21 +122,110 @@ pub(super) enum Op {
     Rename { id: String, name: String },
 }
 
+/// The first 16 bytes of an id's text, zero-padded: the key of the id index. Ordered as
+/// the text, so the ids starting with a prefix are one range of heads; an index entry is
+/// 20 bytes instead of a whole id.
+type Head = [u8; 16];
+
+fn head_of_text(text: &[u8]) -> Head {
+    let mut head = [0u8; 16];
+    let n = text.len().min(16);
+    head[..n].copy_from_slice(&text[..n]);
+    head
+}
+
+fn id_head(id: &Id) -> Head {
+    match id {
+        Id::Hex(bytes) => {
+            let mut head = [0u8; 16];
+            head.iter_mut()
+                .zip(hex_text(bytes))
+                .for_each(|(h, d)| *h = d);
+            head
+        }
+        Id::Text(text) => head_of_text(text.as_bytes()),
+    }
+}
+
+/// One recorded object.
+#[derive(Debug)]
+struct Slot {
+    id: Id,
+    /// A container's or network's name; an exec session's container id; empty otherwise.
+    name: Box<str>,
+    learned_at: u64,
+    /// Index into [`Record::owners`].
+    owner: u32,
+    kind: ObjectKind,
+}
+
+/// How many slots one chunk of [`Slots`] holds: the slots grow a chunk at a time, never
+/// by copying them all to a larger block (which would double the peak memory).
+const CHUNK: usize = 4096;
+
+/// Every object, in numbered slots that the indexes refer to.
+#[derive(Debug, Default)]
+struct Slots {
+    chunks: Vec<Vec<Option<Slot>>>,
+    /// Emptied slots, reused first.
+    free: Vec<u32>,
+}
+
+impl Slots {
+    fn get(&self, n: u32) -> Option<&Slot> {
+        let n = n as usize;
+        self.chunks.get(n / CHUNK)?.get(n % CHUNK)?.as_ref()
+    }
+
+    fn get_mut(&mut self, n: u32) -> Option<&mut Slot> {
+        let n = n as usize;
+        self.chunks.get_mut(n / CHUNK)?.get_mut(n % CHUNK)?.as_mut()
+    }
+
+    fn insert(&mut self, slot: Slot) -> u32 {
+        if let Some(n) = self.free.pop() {
+            self.chunks[n as usize / CHUNK][n as usize % CHUNK] = Some(slot);
+            return n;
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let count = (self.chunks.len() - 1) * CHUNK;
+        let chunk = self.chunks.last_mut().expect("a chunk was just ensured");
+        let n = u32::try_from(count + chunk.len()).expect("fewer than 2^32 objects");
+        chunk.push(Some(slot));
+        n
+    }
+
+    fn remove(&mut self, n: u32) -> Option<Slot> {
+        let taken = self.chunks[n as usize / CHUNK][n as usize % CHUNK].take();
+        if taken.is_some() {
+            self.free.push(n);
+        }
+        taken
+    }
+}
+
 /// Every owned object, indexed for the lookups decisions make.
 #[derive(Debug)]
 pub(super) struct Record {
-    objects: [Objects; 4],
-    /// Interned owner names; an [`Entry`] holds the index.
+    slots: Slots,
+    /// (head of the id, slot) per kind.
+    by_id: [BTreeSet<(Head, u32)>; 4],
+    /// (hash of the name, slot) of named containers and networks; a hash match is checked
+    /// against the slot's name.
+    by_name: BTreeSet<(u64, u32)>,
+    /// (head of the container id, exec slot) of every exec session.
+    execs_of: BTreeSet<(Head, u32)>,
+    /// Interned owner names; a [`Slot`] holds the index.
     owners: Vec<Box<str>>,
     owner_index: HashMap<Box<str>, u32>,
     /// Containers per owner, by owner index.
     containers: Vec<u64>,
-    /// (container id, exec id) of every exec session.
-    execs_of: BTreeSet<(Id, Id)>,
     names: RandomState,
 }
 
-fn slot(kind: ObjectKind) -> usize {
+fn kind_index(kind: ObjectKind) -> usize {
     match kind {
         ObjectKind::Container => 0,
         ObjectKind::Exec => 1,
@@ -190,11 +256,13 @@ fn one_of(mut found: Vec<Owned>) -> Lookup {
 impl Default for Record {
     fn default() -> Record {
         Record {
-            objects: Default::default(),
+            slots: Slots::default(),
+            by_id: Default::default(),
+            by_name: BTreeSet::new(),
+            execs_of: BTreeSet::new(),
             owners: Vec::new(),
             owner_index: HashMap::new(),
             containers: Vec::new(),
-            execs_of: BTreeSet::new(),
             names: RandomState::new(),
         }
     }
@@ -203,58 +271,78 @@ impl Default for Record {
 impl Record {
     /// How many objects are recorded, of every kind.
     pub(super) fn len(&self) -> usize {
-        self.objects.iter().map(|o| o.by_id.len()).sum()
+        self.by_id.iter().map(BTreeSet::len).sum()
     }
 
-    fn owned(&self, id: &Id, entry: &Entry) -> Owned {
+    fn owned(&self, slot: &Slot) -> Owned {
         Owned {
-            id: id.to_string(),
-            owner: Owner(self.owners[entry.owner as usize].to_string()),
-            name: entry.name.to_string(),
-            learned_at: entry.learned_at,
+            id: slot.id.to_string(),
+            owner: Owner(self.owners[slot.owner as usize].to_string()),
+            name: slot.name.to_string(),
+            learned_at: slot.learned_at,
         }
     }
 
-    fn get(&self, kind: ObjectKind, id: &Id) -> Option<Owned> {
-        let entry = self.objects[slot(kind)].by_id.get(id)?;
-        Some(self.owned(id, entry))
+    /// The slots of `kind` whose id starts with `prefix`, in no particular order.
+    fn starting_with<'a>(
+        &'a self,
+        kind: ObjectKind,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (u32, &'a Slot)> + 'a {
+        let bytes = prefix.as_bytes();
+        let within = bytes.len().min(16);
+        self.by_id[kind_index(kind)]
+            .range((head_of_text(bytes), 0)..)
+            .take_while(move |(head, _)| head[..within] == bytes[..within])
+            .filter_map(|&(_, n)| Some((n, self.slots.get(n)?)))
+            .filter(move |(_, slot)| slot.id.starts_with(prefix))
     }
 
-    /// The ids recorded under `kind` and exactly `name`.
-    fn ids_named(&self, kind: ObjectKind, name: &str) -> Vec<Id> {
-        let objects = &self.objects[slot(kind)];
+    /// The slot of `kind` holding exactly `id`.
+    fn find(&self, kind: ObjectKind, id: &Id) -> Option<(u32, &Slot)> {
+        let head = id_head(id);
+        self.by_id[kind_index(kind)]
+            .range((head, 0)..=(head, u32::MAX))
+            .filter_map(|&(_, n)| Some((n, self.slots.get(n)?)))
+            .find(|(_, slot)| &slot.id == id)
+    }
+
+    /// The slots of `kind` named exactly `name`.
+    fn named(&self, kind: ObjectKind, name: &str) -> Vec<u32> {
         let hash = self.names.hash_one(name);
-        objects
-            .by_name
-            .range((hash, Id::lowest())..)
-            .take_while(|(h, _)| *h == hash)
-            .filter(|(_, id)| objects.by_id.get(id).is_some_and(|e| &*e.name == name))
-            .map(|(_, id)| id.clone())
+        self.by_name
+            .range((hash, 0)..=(hash, u32::MAX))
+            .map(|&(_, n)| n)
+            .filter(|&n| {
+                self.slots
+                    .get(n)
+                    .is_some_and(|s| s.kind == kind && &*s.name == name)
+            })
             .collect()
     }
 
     /// Every object of `kind`, in id order.
     pub(super) fn all(&self, kind: ObjectKind) -> Vec<Owned> {
-        self.objects[slot(kind)]
-            .by_id
+        let mut slots: Vec<&Slot> = self.by_id[kind_index(kind)]
             .iter()
-            .map(|(id, entry)| self.owned(id, entry))
-            .collect()
+            .filter_map(|&(_, n)| self.slots.get(n))
+            .collect();
+        slots.sort_by(|a, b| a.id.cmp(&b.id));
+        slots.into_iter().map(|slot| self.owned(slot)).collect()
     }
 
-    /// Every recorded object as the [`Op::Own`] that recreates it: containers before the
-    /// exec sessions that are forgotten with them.
+    /// Every recorded object as the [`Op::Own`] that recreates it, containers first.
     pub(super) fn as_owns(&self) -> impl Iterator<Item = Op> + '_ {
         KINDS.into_iter().flat_map(move |kind| {
-            self.objects[slot(kind)]
-                .by_id
+            self.by_id[kind_index(kind)]
                 .iter()
-                .map(move |(id, entry)| Op::Own {
+                .filter_map(|&(_, n)| self.slots.get(n))
+                .map(move |slot| Op::Own {
                     kind,
-                    id: id.to_string(),
-                    owner: self.owners[entry.owner as usize].to_string(),
-                    name: entry.name.to_string(),
-                    learned_at: entry.learned_at,
+                    id: slot.id.to_string(),
+                    owner: self.owners[slot.owner as usize].to_string(),
+                    name: slot.name.to_string(),
+                    learned_at: slot.learned_at,
                 })
         })
     }
@@ -280,16 +368,14 @@ impl Record {
                     learned_before,
                 } => {
                     let present: BTreeSet<Id> = present.iter().map(|id| Id::new(id)).collect();
-                    let containers = &self.objects[slot(ObjectKind::Container)].by_id;
                     ops.extend(
-                        containers
+                        self.by_id[kind_index(ObjectKind::Container)]
                             .iter()
-                            .filter(|(id, e)| {
-                                e.learned_at < learned_before && !present.contains(id)
-                            })
-                            .map(|(id, _)| Op::Forget {
+                            .filter_map(|&(_, n)| self.slots.get(n))
+                            .filter(|s| s.learned_at < learned_before && !present.contains(&s.id))
+                            .map(|s| Op::Forget {
                                 kind: ObjectKind::Container,
-                                id: id.to_string(),
+                                id: s.id.to_string(),
                             }),
                     );
                 }
@@ -322,52 +408,50 @@ impl Record {
                 let id = Id::new(id);
                 self.forget(*kind, &id);
                 let owner = self.intern(owner);
-                let entry = Entry {
+                if *kind == ObjectKind::Container {
+                    self.containers[owner as usize] += 1;
+                    self.evict_name_holders(name, &id);
+                }
+                let head = id_head(&id);
+                let n = self.slots.insert(Slot {
+                    id,
                     name: name.as_str().into(),
                     learned_at: *learned_at,
                     owner,
-                };
-                self.objects[slot(*kind)].by_id.insert(id.clone(), entry);
-                match kind {
-                    ObjectKind::Container => {
-                        self.containers[owner as usize] += 1;
-                        self.evict_name_holders(name, &id);
-                    }
-                    ObjectKind::Exec => {
-                        self.execs_of.insert((Id::new(name), id.clone()));
-                    }
-                    _ => {}
+                    kind: *kind,
+                });
+                self.by_id[kind_index(*kind)].insert((head, n));
+                if *kind == ObjectKind::Exec {
+                    self.execs_of.insert((head_of_text(name.as_bytes()), n));
                 }
-                self.index_name(*kind, name, id);
+                self.index_name(*kind, name, n);
             }
             Op::Forget { kind, id } => self.forget(*kind, &Id::new(id)),
             Op::Rename { id, name } => {
                 let id = Id::new(id);
-                let containers = &self.objects[slot(ObjectKind::Container)].by_id;
-                let Some(old) = containers.get(&id).map(|e| e.name.clone()) else {
+                let Some((n, slot)) = self.find(ObjectKind::Container, &id) else {
                     return;
                 };
+                let old = slot.name.clone();
                 self.evict_name_holders(name, &id);
-                self.unindex_name(ObjectKind::Container, &old, &id);
-                self.index_name(ObjectKind::Container, name, id.clone());
-                if let Some(entry) = self.objects[slot(ObjectKind::Container)].by_id.get_mut(&id) {
-                    entry.name = name.as_str().into();
+                self.unindex_name(ObjectKind::Container, &old, n);
+                self.index_name(ObjectKind::Container, name, n);
+                if let Some(slot) = self.slots.get_mut(n) {
+                    slot.name = name.as_str().into();
                 }
             }
         }
     }
 
-    fn index_name(&mut self, kind: ObjectKind, name: &str, id: Id) {
+    fn index_name(&mut self, kind: ObjectKind, name: &str, n: u32) {
         if has_names(kind) && !name.is_empty() {
-            let hash = self.names.hash_one(name);
-            self.objects[slot(kind)].by_name.insert((hash, id));
+            self.by_name.insert((self.names.hash_one(name), n));
         }
     }
 
-    fn unindex_name(&mut self, kind: ObjectKind, name: &str, id: &Id) {
+    fn unindex_name(&mut self, kind: ObjectKind, name: &str, n: u32) {
         if has_names(kind) && !name.is_empty() {
-            let hash = self.names.hash_one(name);
-            self.objects[slot(kind)].by_name.remove(&(hash, id.clone()));
+            self.by_name.remove(&(self.names.hash_one(name), n));
         }
     }
 
@@ -377,34 +461,52 @@ impl Record {
         if name.is_empty() {
             return;
         }
-        for holder in self.ids_named(ObjectKind::Container, name) {
-            if &holder != id {
-                self.forget(ObjectKind::Container, &holder);
+        for holder in self.named(ObjectKind::Container, name) {
+            let other = self
+                .slots
+                .get(holder)
+                .filter(|s| &s.id != id)
+                .map(|s| s.id.clone());
+            if let Some(other) = other {
+                self.forget(ObjectKind::Container, &other);
             }
         }
     }
 
     fn forget(&mut self, kind: ObjectKind, id: &Id) {
-        let Some(entry) = self.objects[slot(kind)].by_id.remove(id) else {
+        let Some((n, _)) = self.find(kind, id) else {
             return;
         };
-        self.unindex_name(kind, &entry.name, id);
+        let Some(slot) = self.slots.remove(n) else {
+            return;
+        };
+        let head = id_head(id);
+        self.by_id[kind_index(kind)].remove(&(head, n));
+        self.unindex_name(kind, &slot.name, n);
         match kind {
             ObjectKind::Container => {
-                self.containers[entry.owner as usize] -= 1;
-                let execs: Vec<(Id, Id)> = self
+                self.containers[slot.owner as usize] -= 1;
+                let execs: Vec<u32> = self
                     .execs_of
-                    .range((id.clone(), Id::lowest())..)
-                    .take_while(|(container, _)| container == id)
-                    .cloned()
+                    .range((head, 0)..=(head, u32::MAX))
+                    .map(|&(_, exec)| exec)
+                    .filter(|&exec| {
+                        self.slots
+                            .get(exec)
+                            .is_some_and(|e| Id::new(&e.name) == *id)
+                    })
                     .collect();
-                for link in execs {
-                    self.objects[slot(ObjectKind::Exec)].by_id.remove(&link.1);
-                    self.execs_of.remove(&link);
+                for exec in execs {
+                    if let Some(removed) = self.slots.remove(exec) {
+                        self.by_id[kind_index(ObjectKind::Exec)]
+                            .remove(&(id_head(&removed.id), exec));
+                    }
+                    self.execs_of.remove(&(head, exec));
                 }
             }
             ObjectKind::Exec => {
-                self.execs_of.remove(&(Id::new(&entry.name), id.clone()));
+                self.execs_of
+                    .remove(&(head_of_text(slot.name.as_bytes()), n));
             }
             _ => {}
         }
@@ -419,9 +521,8 @@ impl OwnershipView for Record {
         }
         // dockerd's order: full id, then name, then unique id prefix (containers and
         // networks); exec sessions and volumes answer to their full id (name) only.
-        let id = Id::new(reference);
-        if let Some(owned) = self.get(kind, &id) {
-            return Ok(Lookup::Found(owned));
+        if let Some((_, slot)) = self.find(kind, &Id::new(reference)) {
+            return Ok(Lookup::Found(self.owned(slot)));
         }
         let name = match kind {
             ObjectKind::Container => super::container_name(reference),
@@ -429,28 +530,28 @@ impl OwnershipView for Record {
             ObjectKind::Exec | ObjectKind::Volume => return Ok(Lookup::Unknown),
         };
         let by_name: Vec<Owned> = self
-            .ids_named(kind, name)
-            .iter()
-            .filter_map(|id| self.get(kind, id))
+            .named(kind, name)
+            .into_iter()
+            .filter_map(|n| self.slots.get(n))
+            .map(|slot| self.owned(slot))
             .collect();
         if !by_name.is_empty() {
             return Ok(one_of(by_name));
         }
-        let by_prefix = self.objects[slot(kind)]
-            .by_id
-            .range(id..)
-            .take_while(|(id, _)| id.starts_with(reference))
+        let by_prefix = self
+            .starting_with(kind, reference)
             .take(2)
-            .map(|(id, entry)| self.owned(id, entry))
+            .map(|(_, slot)| self.owned(slot))
             .collect();
         Ok(one_of(by_prefix))
     }
 
     fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError> {
         Ok(self
-            .ids_named(ObjectKind::Network, name)
-            .iter()
-            .filter_map(|id| self.get(ObjectKind::Network, id))
+            .named(ObjectKind::Network, name)
+            .into_iter()
+            .filter_map(|n| self.slots.get(n))
+            .map(|slot| self.owned(slot))
             .collect())
     }
 
@@ -499,5 +600,76 @@ mod tests {
         assert!(id.starts_with(""));
         assert!(!id.starts_with("5eb63c"));
         assert!(!id.starts_with(&format!("{id}0")));
+    }
+
+    fn own(record: &mut Record, kind: ObjectKind, id: &str, name: &str) {
+        record.apply(&Op::Own {
+            kind,
+            id: id.into(),
+            owner: "alice".into(),
+            name: name.into(),
+            learned_at: 1,
+        });
+    }
+
+    fn found(record: &Record, kind: ObjectKind, reference: &str) -> Option<String> {
+        match record.lookup(kind, reference).unwrap() {
+            Lookup::Found(owned) => Some(owned.id),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn ids_sharing_their_first_16_digits_stay_apart() {
+        let shared = "0123456789abcdef0123";
+        let a = format!("{shared}{}", "a".repeat(44));
+        let b = format!("{shared}{}", "b".repeat(44));
+        let mut record = Record::default();
+        own(&mut record, ObjectKind::Container, &a, "one");
+        own(&mut record, ObjectKind::Container, &b, "two");
+        own(&mut record, ObjectKind::Exec, &"e".repeat(64), &a);
+        assert_eq!(found(&record, ObjectKind::Container, &a), Some(a.clone()));
+        assert_eq!(found(&record, ObjectKind::Container, &b), Some(b.clone()));
+        assert_eq!(
+            record.lookup(ObjectKind::Container, shared).unwrap(),
+            Lookup::Ambiguous { matches: 2 }
+        );
+        assert_eq!(
+            found(&record, ObjectKind::Container, &format!("{shared}b")),
+            Some(b.clone())
+        );
+        record.apply(&Op::Forget {
+            kind: ObjectKind::Container,
+            id: b.clone(),
+        });
+        assert_eq!(
+            found(&record, ObjectKind::Container, shared),
+            Some(a.clone())
+        );
+        assert!(found(&record, ObjectKind::Exec, &"e".repeat(64)).is_some());
+        record.apply(&Op::Forget {
+            kind: ObjectKind::Container,
+            id: a,
+        });
+        assert_eq!(found(&record, ObjectKind::Exec, &"e".repeat(64)), None);
+        assert_eq!(record.len(), 0);
+    }
+
+    #[test]
+    fn emptied_slots_are_reused() {
+        let mut record = Record::default();
+        for round in 0..3 {
+            for n in 0..CHUNK + 10 {
+                own(&mut record, ObjectKind::Volume, &format!("v{n}"), "");
+            }
+            for n in 0..CHUNK + 10 {
+                record.apply(&Op::Forget {
+                    kind: ObjectKind::Volume,
+                    id: format!("v{n}"),
+                });
+            }
+            assert_eq!(record.len(), 0, "round {round}");
+        }
+        assert_eq!(record.slots.chunks.len(), 2);
     }
 }
