@@ -116,7 +116,7 @@ pub enum StoreError {
     Journal(String),
     /// A line before the journal's last is not one this version writes: the file was
     /// damaged, and guessing what it held could hand an object to the wrong user.
-    #[error("ownership record: {}, line {line}, is corrupt ({reason}); restore the journal from a backup or move it aside", path.display())]
+    #[error("ownership record: {}, line {line}, is corrupt ({reason}); restore the journal from a backup (moving it aside forgets every owner)", path.display())]
     Corrupt {
         /// The journal.
         path: PathBuf,
