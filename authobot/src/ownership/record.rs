@@ -672,4 +672,209 @@ mod tests {
         }
         assert_eq!(record.slots.chunks.len(), 2);
     }
+
+    /// The semantics of the record, spelled as plainly as possible: a list of objects
+    /// searched in full for every lookup.
+    #[derive(Debug, Default, Clone)]
+    struct Model(Vec<(ObjectKind, Owned)>);
+
+    impl Model {
+        fn forget(&mut self, kind: ObjectKind, id: &str) {
+            let before = self.0.len();
+            self.0.retain(|(k, o)| !(*k == kind && o.id == id));
+            if kind == ObjectKind::Container && self.0.len() < before {
+                self.0
+                    .retain(|(k, o)| !(*k == ObjectKind::Exec && o.name == id));
+            }
+        }
+
+        fn evict(&mut self, name: &str, id: &str) {
+            let holders: Vec<String> = self
+                .0
+                .iter()
+                .filter(|(k, o)| *k == ObjectKind::Container && o.name == name && o.id != id)
+                .map(|(_, o)| o.id.clone())
+                .collect();
+            if !name.is_empty() {
+                holders
+                    .iter()
+                    .for_each(|h| self.forget(ObjectKind::Container, h));
+            }
+        }
+
+        fn apply(&mut self, op: &Op) {
+            match op.clone() {
+                Op::Own {
+                    kind,
+                    id,
+                    owner,
+                    name,
+                    learned_at,
+                } => {
+                    self.forget(kind, &id);
+                    if kind == ObjectKind::Container {
+                        self.evict(&name, &id);
+                    }
+                    let owner = Owner(owner);
+                    self.0.push((
+                        kind,
+                        Owned {
+                            id,
+                            owner,
+                            name,
+                            learned_at,
+                        },
+                    ));
+                }
+                Op::Forget { kind, id } => self.forget(kind, &id),
+                Op::Rename { id, name } => {
+                    let exists = self
+                        .0
+                        .iter()
+                        .any(|(k, o)| *k == ObjectKind::Container && o.id == id);
+                    if exists {
+                        self.evict(&name, &id);
+                        for (k, o) in &mut self.0 {
+                            if *k == ObjectKind::Container && o.id == id {
+                                o.name.clone_from(&name);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        fn lookup(&self, kind: ObjectKind, reference: &str) -> Lookup {
+            let of_kind = || {
+                self.0
+                    .iter()
+                    .filter(move |(k, _)| *k == kind)
+                    .map(|(_, o)| o)
+            };
+            // A prefix scan stops at the second match; names are counted in full.
+            let found = |matches: Vec<&Owned>, cap: usize| match matches.len() {
+                0 => Lookup::Unknown,
+                1 => Lookup::Found(matches[0].clone()),
+                n => Lookup::Ambiguous {
+                    matches: n.min(cap),
+                },
+            };
+            if reference.is_empty() {
+                return Lookup::Unknown;
+            }
+            if let Some(o) = of_kind().find(|o| o.id == reference) {
+                return Lookup::Found(o.clone());
+            }
+            let name = match kind {
+                ObjectKind::Container => super::super::container_name(reference),
+                ObjectKind::Network => reference,
+                _ => return Lookup::Unknown,
+            };
+            let named: Vec<&Owned> = of_kind()
+                .filter(|o| !name.is_empty() && o.name == name)
+                .collect();
+            if !named.is_empty() {
+                return found(named, usize::MAX);
+            }
+            found(
+                of_kind().filter(|o| o.id.starts_with(reference)).collect(),
+                2,
+            )
+        }
+    }
+
+    const IDS: [&str; 8] = [
+        "0123456789abcdef0123aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "0123456789abcdef0123bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "0123456789abcdef0123aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac",
+        "fe00000000000000000000000000000000000000000000000000000000000000",
+        "fe",
+        "fe0",
+        "0123456789abcdef",
+        "web",
+    ];
+    const NAMES: [&str; 4] = ["", "web", "db", "0123"];
+    const KINDS_USED: [ObjectKind; 4] = KINDS;
+
+    fn references() -> Vec<String> {
+        let mut out: Vec<String> = NAMES.iter().map(|n| format!("/{n}")).collect();
+        out.extend(NAMES.iter().map(|n| n.to_string()));
+        for id in IDS {
+            for len in [1, 2, 3, 4, 15, 16, 17, 20, 21, 63, 64] {
+                out.extend(id.get(..len).map(str::to_owned));
+            }
+        }
+        out
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        (
+            0..3usize,
+            0..4usize,
+            0..IDS.len(),
+            0..IDS.len(),
+            0..NAMES.len(),
+            0..3u64,
+        )
+            .prop_map(|(what, kind, id, other, name, owner)| {
+                let kind = KINDS_USED[kind];
+                let id = IDS[id].to_owned();
+                match what {
+                    0 => Op::Own {
+                        kind,
+                        name: if kind == ObjectKind::Exec {
+                            IDS[other].to_owned()
+                        } else {
+                            NAMES[name].to_owned()
+                        },
+                        id,
+                        owner: format!("u{owner}"),
+                        learned_at: owner,
+                    },
+                    1 => Op::Forget { kind, id },
+                    _ => Op::Rename {
+                        id,
+                        name: NAMES[name].to_owned(),
+                    },
+                }
+            })
+    }
+
+    fn sorted(mut owned: Vec<Owned>) -> Vec<Owned> {
+        owned.sort_by(|a, b| a.id.cmp(&b.id));
+        owned
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_record_answers_as_the_plain_model_and_so_does_its_snapshot(
+            ops in proptest::collection::vec(op(), 1..60)
+        ) {
+            let mut record = Record::default();
+            let mut model = Model::default();
+            for op in &ops {
+                record.apply(op);
+                model.apply(op);
+            }
+            let mut rebuilt = Record::default();
+            record.as_owns().for_each(|op| rebuilt.apply(&op));
+            for reference in references() {
+                for kind in KINDS {
+                    let expected = model.lookup(kind, &reference);
+                    proptest::prop_assert_eq!(record.lookup(kind, &reference).unwrap(), expected.clone(), "{:?} {}", kind, reference);
+                    proptest::prop_assert_eq!(rebuilt.lookup(kind, &reference).unwrap(), expected, "snapshot {:?} {}", kind, reference);
+                }
+            }
+            for kind in KINDS {
+                let expected: Vec<Owned> = model.0.iter().filter(|(k, _)| *k == kind).map(|(_, o)| o.clone()).collect();
+                proptest::prop_assert_eq!(record.all(kind), sorted(expected));
+            }
+            for owner in ["u0", "u1", "u2"] {
+                let owner = Owner(owner.into());
+                let expected = model.0.iter().filter(|(k, o)| *k == ObjectKind::Container && o.owner == owner).count() as u64;
+                proptest::prop_assert_eq!(record.containers_owned(&owner).unwrap(), expected);
+            }
+        }
+    }
 }
