@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -74,6 +74,10 @@ struct State {
 #[derive(Debug)]
 struct Shared {
     state: RwLock<State>,
+    /// Taken by every learn before the write lock, and by a compaction while it writes its
+    /// snapshot: learns wait for the snapshot while lookups go on (a learn waiting on the
+    /// lock itself would hold up new readers too).
+    learns: Mutex<()>,
     /// Set by learns, cleared by the fsync that covers them.
     dirty: AtomicBool,
     dir: PathBuf,
@@ -128,6 +132,7 @@ impl Store {
                 record,
                 journal: Some(Appender::new(file, replayed.len, replayed.lines)),
             }),
+            learns: Mutex::new(()),
             dirty: AtomicBool::new(false),
             dir: state_dir.to_owned(),
             options,
@@ -177,6 +182,7 @@ impl Store {
                     record,
                     journal: None,
                 }),
+                learns: Mutex::new(()),
                 dirty: AtomicBool::new(false),
                 dir: state_dir.to_owned(),
                 options: StoreOptions::default(),
@@ -205,6 +211,7 @@ impl Store {
         &self,
         learn: impl FnOnce(&dyn OwnershipView) -> (T, Vec<Change>),
     ) -> Result<T, Unrecorded<T>> {
+        let _one_at_a_time = self.shared.learns();
         let mut state = self.shared.write();
         let computed = catch_unwind(AssertUnwindSafe(|| learn(&state.record)));
         let Ok((learned, changes)) = computed else {
@@ -275,6 +282,10 @@ impl Shared {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn learns(&self) -> MutexGuard<'_, ()> {
+        self.learns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
@@ -316,8 +327,8 @@ impl Shared {
         self.sync_after_install(&file)
     }
 
-    /// Writes the live record as own-lines to a new journal. Under the read lock: lookups
-    /// go on, learns wait, so the snapshot is one consistent state.
+    /// Writes the live record as own-lines to a new journal. Learns wait and lookups go
+    /// on, so the snapshot is one consistent state.
     fn snapshot(&self) -> Result<Compaction, StoreError> {
         let path = self.dir.join(COMPACTING_FILE);
         let file = fs::OpenOptions::new()
@@ -327,6 +338,7 @@ impl Shared {
             .read(true)
             .open(&path)
             .map_err(|e| io_error("cannot create", &path, &e))?;
+        let _no_learns = self.learns();
         let state = self.read();
         let Some(journal) = &state.journal else {
             return Err(StoreError::Journal(
@@ -926,6 +938,33 @@ mod tests {
             assert_eq!(contents(&reopened), expected, "cut after {stop_after}");
             assert!(!dir.path().join(COMPACTING_FILE).exists());
         }
+    }
+
+    #[test]
+    fn lookups_go_on_while_a_snapshot_holds_up_learns() {
+        let (_dir, store) = temp_store();
+        store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap();
+        std::thread::scope(|scope| {
+            // What a compaction holds while it writes its snapshot.
+            let no_learns = store.shared.learns();
+            let reading = store.shared.read();
+            let learner = scope.spawn(|| {
+                store
+                    .apply(&[own(ObjectKind::Container, "c2", "bob", "db")])
+                    .unwrap()
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let (found, answer) = mpsc::channel();
+            let store = &store;
+            scope.spawn(move || found.send(owner_of(store, ObjectKind::Container, "web")));
+            let answer = answer.recv_timeout(Duration::from_secs(5));
+            assert_eq!(answer, Ok(Some("alice".to_owned())));
+            assert!(!learner.is_finished());
+            drop((reading, no_learns));
+        });
+        assert!(owner_of(&store, ObjectKind::Container, "db").is_some());
     }
 
     #[test]
