@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -105,8 +105,13 @@ impl Store {
     pub fn open_with(state_dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         fs::create_dir_all(state_dir).map_err(|e| io_error("cannot create", state_dir, &e))?;
         let dir = File::open(state_dir).map_err(|e| io_error("cannot open", state_dir, &e))?;
-        let lock = Flock::lock(dir, FlockArg::LockExclusiveNonblock)
-            .map_err(|_| StoreError::Locked(state_dir.to_owned()))?;
+        let lock = Flock::lock(dir, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+            if errno == nix::errno::Errno::EWOULDBLOCK {
+                StoreError::Locked(state_dir.to_owned())
+            } else {
+                io_error("cannot lock", state_dir, &errno.into())
+            }
+        })?;
         // A compaction cut short left its new journal unfinished: the old one is whole.
         let compacting = state_dir.join(COMPACTING_FILE);
         if compacting.exists() {
@@ -315,16 +320,26 @@ impl Shared {
     }
 
     fn compact(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         let compaction = self.snapshot()?;
+        let learns_waited = started.elapsed();
         compaction
             .file
             .sync_data()
             .map_err(|e| io_error("cannot sync", &compaction.path, &e))?;
         let path = compaction.path.clone();
+        let lines = compaction.lines;
         let file = self.install(compaction).inspect_err(|_| {
             let _ = fs::remove_file(&path);
         })?;
-        self.sync_after_install(&file)
+        self.sync_after_install(&file)?;
+        tracing::info!(
+            live_lines = lines,
+            learns_waited_ms = learns_waited.as_millis(),
+            took_ms = started.elapsed().as_millis(),
+            "ownership journal compacted"
+        );
+        Ok(())
     }
 
     /// Writes the live record as own-lines to a new journal. Learns wait and lookups go
