@@ -11,12 +11,13 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use authobot::audit::AuditLog;
 use authobot::decide::decide_with;
 use authobot::explain;
-use authobot::ownership::store::Store;
+use authobot::ownership::store::{Store, StoreOptions};
 use authobot::ownership::{NothingOwned, OwnershipView};
 use authobot::plugin::Authobot;
 use authobot::policy::{Policy, PolicyErrors};
@@ -30,7 +31,7 @@ use tokio::signal::unix::{signal, SignalKind};
 /// The default socket: where dockerd discovers a legacy plugin named `authobot`.
 const DEFAULT_SOCKET: &str = "/run/docker/plugins/authobot.sock";
 
-/// The default state directory: the ownership record (`ownership.redb`) lives there.
+/// The default state directory: the ownership record (`ownership.journal`) lives there.
 const DEFAULT_STATE_DIR: &str = "/var/lib/authobot";
 
 /// A Docker authorization plugin that refuses every way out of a container onto its host.
@@ -62,9 +63,16 @@ enum Command {
         /// The format of diagnostic logs on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
-        /// Where the ownership record lives (`ownership.redb`, created if missing).
+        /// Where the ownership record lives (`ownership.journal`, created if missing). One
+        /// plugin at a time: a second one on the same directory refuses to start.
         #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
+        /// How often the ownership journal is fdatasynced when it has changed. Every learned
+        /// change is written before the daemon gets its answer, so a killed plugin loses
+        /// nothing; a power loss can lose the last interval. 0 fdatasyncs before every
+        /// answer that changed the record (power-loss safe, slower).
+        #[arg(long, value_name = "MS", default_value_t = 100)]
+        fsync_interval_ms: u64,
     },
     /// Validate a policy file: prints every problem with its line number; exit 1 if any.
     Check {
@@ -87,8 +95,9 @@ enum Command {
         /// Decide the response phase (AuthZRes) instead of the request phase.
         #[arg(long)]
         response: bool,
-        /// Decide against the ownership record in DIR (read from a copy if a running plugin
-        /// holds it; nothing is written). Without it, nothing is recorded as owned.
+        /// Decide against the ownership record in DIR (read without locking, so a running
+        /// plugin is not disturbed; nothing is written). Without it, nothing is recorded as
+        /// owned.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
         /// Output for people (text) or tools (json).
@@ -120,9 +129,14 @@ fn main() -> ExitCode {
             audit_log,
             log_format,
             state_dir,
+            fsync_interval_ms,
         } => {
             init_logging(log_format);
-            serve(&socket, policy, audit_log.as_deref(), &state_dir).map(|()| ExitCode::SUCCESS)
+            let options = StoreOptions {
+                fsync_interval: Duration::from_millis(fsync_interval_ms),
+            };
+            serve(&socket, policy, audit_log.as_deref(), &state_dir, options)
+                .map(|()| ExitCode::SUCCESS)
         }
         Command::Check { policy } => check(&policy),
         Command::Explain {
@@ -252,7 +266,7 @@ fn explain(
     )?;
     let store = state_dir
         .map(|dir| {
-            Store::open_snapshot(dir)
+            Store::open_read_only(dir)
                 .with_context(|| format!("cannot read the ownership record in {}", dir.display()))
         })
         .transpose()?;
@@ -317,9 +331,10 @@ fn serve(
     policy_path: Option<PathBuf>,
     audit: Option<&Path>,
     state_dir: &Path,
+    options: StoreOptions,
 ) -> Result<()> {
     let policy = load_policy(policy_path.as_deref())?;
-    let store = Store::open(state_dir).with_context(|| {
+    let store = Store::open_with(state_dir, options).with_context(|| {
         format!(
             "cannot open the ownership record in {}",
             state_dir.display()

@@ -1,8 +1,7 @@
 //! The plugin the protocol server drives: the decision core behind a policy that can be
-//! swapped atomically (SIGHUP), an audit log and the ownership record, to which the changes
-//! learned in the response phase are committed before the daemon gets its answer.
+//! swapped atomically (SIGHUP), an audit log and the ownership record, in which the changes
+//! learned in the response phase are recorded before the daemon gets its answer.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,10 +13,8 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::decide::decide;
 use crate::decide::decide_with;
 use crate::decision::Decision;
-use crate::ownership::commit::Unrecorded;
 use crate::ownership::rules::OWNERSHIP_STORE;
-use crate::ownership::store::Store;
-use crate::ownership::{Lookup, ObjectKind, Owned, Owner, OwnershipView, StoreError};
+use crate::ownership::store::{Store, Unrecorded};
 use crate::policy::Policy;
 use crate::response::{decide_response, learn_response};
 
@@ -83,78 +80,22 @@ impl Authobot {
     }
 }
 
-/// Learns from a response and commits what it learned (fsynced) before answering; a
-/// response that cannot teach anything whatever is recorded skips the commit queue.
+/// Learns from a response and records what it learned before answering: the changes are
+/// computed against the record once, under its write lock, and journaled before they apply.
 fn learn(policy: &Arc<Policy>, request: &AuthzRequest, store: &Store) -> Decision {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let now = u64::try_from(now).unwrap_or_default();
-    let probe = Probe::new(store);
-    let (decision, changes) = learn_response(policy, request, &probe, now);
-    if changes.is_empty() && !probe.consulted.get() {
-        return decision;
-    }
-    let policy = Arc::clone(policy);
-    let request = request.clone();
-    let learned = commit_off_the_async_workers(|| {
-        store.learn(move |view| learn_response(&policy, &request, view, now))
-    });
-    match learned {
+    match store.learn(|view| learn_response(policy, request, view, now)) {
         Ok(decision) => decision,
         Err(Unrecorded { learned, error }) => {
             tracing::error!(error = %error, "ownership change not recorded");
-            let fields = learned.map(|d| d.fields).unwrap_or(decision.fields);
             Decision::deny(
                 OWNERSHIP_STORE,
                 "recording who owns the object this call touched",
                 &format!("the ownership record cannot be written ({error}); only admins can reach the object until it is recorded"),
-                fields,
+                learned.map(|d| d.fields).unwrap_or_default(),
             )
         }
-    }
-}
-
-/// The committed record, noting whether a learn consulted it: a learn that neither read
-/// it nor changed anything answers the same whatever the record holds.
-struct Probe<'s> {
-    store: &'s Store,
-    consulted: Cell<bool>,
-}
-
-impl<'s> Probe<'s> {
-    fn new(store: &'s Store) -> Probe<'s> {
-        Probe {
-            store,
-            consulted: Cell::new(false),
-        }
-    }
-}
-
-impl OwnershipView for Probe<'_> {
-    fn lookup(&self, kind: ObjectKind, reference: &str) -> Result<Lookup, StoreError> {
-        self.consulted.set(true);
-        self.store.lookup(kind, reference)
-    }
-
-    fn networks_named(&self, name: &str) -> Result<Vec<Owned>, StoreError> {
-        self.consulted.set(true);
-        self.store.networks_named(name)
-    }
-
-    fn containers_owned(&self, owner: &Owner) -> Result<u64, StoreError> {
-        self.consulted.set(true);
-        self.store.containers_owned(owner)
-    }
-}
-
-/// Runs a commit (it waits for fsync) so that, under a multi-threaded tokio runtime such as
-/// `authobot serve`'s, the worker's other calls move to another thread meanwhile.
-fn commit_off_the_async_workers<T>(commit: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(commit)
-        }
-        _ => commit(),
     }
 }
 

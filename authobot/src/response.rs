@@ -4,7 +4,7 @@
 //! allows: a response-phase deny cannot undo what the daemon already did (a created
 //! container stays), and streamed or hijacked responses arrive here empty. What it does is
 //! learn ownership from the daemon's successful answers ([`learn_response`]); the plugin
-//! wrapper commits the changes before it answers.
+//! wrapper records the changes before it answers.
 
 use protocol::AuthzRequest;
 

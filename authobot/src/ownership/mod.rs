@@ -5,19 +5,22 @@
 //! learned in the response phase (`learn`: a 2xx create records its caller as owner, a 2xx
 //! removal forgets) and enforced in the request phase (`enforce`). Both are pure: they read
 //! an [`OwnershipView`] handed to them and return decisions or [`Change`]s; the plugin wrapper
-//! applies the changes to the on-disk [`store::Store`] before the daemon gets its answer.
+//! records the changes in [`store::Store`] (in memory, journaled to disk) before the daemon
+//! gets its answer.
 
-pub mod commit;
 pub mod config;
 pub mod enforce;
+pub mod journal;
 pub mod learn;
+mod record;
 pub mod rules;
 pub mod store;
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use config::{Enforce, OwnershipSettings};
 
@@ -25,7 +28,7 @@ pub use config::{Enforce, OwnershipSettings};
 pub const OWNER_LABEL: &str = "authobot.owner";
 
 /// The kinds of daemon objects that have owners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectKind {
     /// A container (`docker create`/`run`).
@@ -39,16 +42,6 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// The one-letter tag that prefixes this kind's keys in the store.
-    pub(crate) fn tag(self) -> char {
-        match self {
-            ObjectKind::Container => 'c',
-            ObjectKind::Exec => 'e',
-            ObjectKind::Volume => 'v',
-            ObjectKind::Network => 'n',
-        }
-    }
-
     /// How messages name the kind.
     pub fn noun(self) -> &'static str {
         match self {
@@ -118,12 +111,23 @@ pub enum Lookup {
 /// Why the ownership record could not be read or written. Every variant means "deny".
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The redb database refused an operation.
-    #[error("ownership store: {0}")]
-    Database(String),
-    /// A record in the store is not in the format this version writes.
-    #[error("ownership store: corrupt record under key {0:?}")]
-    Corrupt(String),
+    /// The journal could not be read or written.
+    #[error("ownership record: {0}")]
+    Journal(String),
+    /// A line before the journal's last is not one this version writes: the file was
+    /// damaged, and guessing what it held could hand an object to the wrong user.
+    #[error("ownership record: {}, line {line}, is corrupt ({reason}); restore the journal from a backup (moving it aside forgets every owner)", path.display())]
+    Corrupt {
+        /// The journal.
+        path: PathBuf,
+        /// The line's number, from 1.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another process (a second plugin) holds the state directory.
+    #[error("ownership record: {} is in use by another authobot (only one plugin may serve a state directory)", .0.display())]
+    Locked(PathBuf),
 }
 
 /// The read-only view of ownership that decisions are made against.

@@ -28,7 +28,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: OWNERSHIP_UNKNOWN, summary: "a call by a non-admin on an object the ownership record does not know (created before or around the plugin, or nonexistent)" },
     RuleInfo { id: OWNERSHIP_AMBIGUOUS, summary: "an id prefix that several recorded objects share" },
     RuleInfo { id: OWNERSHIP_ADMIN_ONLY, summary: "container, volume and network prune by a non-admin: they remove every user's unused objects" },
-    RuleInfo { id: OWNERSHIP_STORE, summary: "the ownership record (redb in --state-dir) cannot be read, or a learned change cannot be committed" },
+    RuleInfo { id: OWNERSHIP_STORE, summary: "the ownership record (the journal in --state-dir) cannot be read, or a learned change cannot be written to it" },
     RuleInfo { id: OWNER_FILTER_REQUIRED, summary: "list calls (containers, volumes, networks) without the filter label=authobot.owner=USER, where the profile requires it" },
     RuleInfo { id: OWNER_LABEL_REQUIRED, summary: "creates (containers, volumes, networks) without the label authobot.owner=USER, where the profile requires it" },
     RuleInfo { id: CONTAINER_QUOTA, summary: "a container create when the caller already owns the profile's max_containers" },

@@ -74,6 +74,37 @@ fn explain_reads_a_record_that_a_running_plugin_holds_open() {
 }
 
 #[test]
+fn serve_refuses_a_state_dir_another_plugin_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = record_alices_web(dir.path());
+    authobot()
+        .args(["serve", "--socket"])
+        .arg(dir.path().join("second.sock"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("in use by another authobot"));
+}
+
+#[test]
+fn explain_names_the_line_of_a_damaged_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    let journal = dir.path().join("ownership.journal");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.insert_str(0, "not json\n");
+    std::fs::write(&journal, text).unwrap();
+    authobot()
+        .args(["explain", "--state-dir"])
+        .arg(dir.path())
+        .write_stdin(BOBS_EXEC)
+        .assert()
+        .code(2)
+        .stderr(contains("ownership.journal, line 1, is corrupt"));
+}
+
+#[test]
 fn explain_without_a_record_refuses_a_tls_users_call_on_an_unknown_container() {
     authobot()
         .arg("explain")

@@ -14,7 +14,7 @@ use super::support::{assert_refused, default_policy_with_admin, TlsDaemon};
 struct Served(Child);
 
 impl Served {
-    fn start(dir: &Path) -> Served {
+    fn start(dir: &Path, fsync_interval_ms: &str) -> Served {
         let socket = socket(dir);
         let _ = std::fs::remove_file(&socket);
         let child = Command::new(assert_cmd::cargo::cargo_bin("authobot"))
@@ -27,6 +27,7 @@ impl Served {
             .arg(dir.join("state"))
             .arg("--audit-log")
             .arg(dir.join("audit.log"))
+            .args(["--fsync-interval-ms", fsync_interval_ms])
             .stderr(Stdio::null())
             .spawn()
             .expect("authobot serve starts");
@@ -93,17 +94,26 @@ fn bob_alice_and_carol_on_web(daemon: &TlsDaemon) {
 
 #[test]
 fn ownership_survives_a_kill_9_and_restart_of_the_plugin() {
+    survives_a_kill_9_with_fsync_interval("100");
+}
+
+#[test]
+fn ownership_survives_a_kill_9_with_an_fsync_before_every_answer() {
+    survives_a_kill_9_with_fsync_interval("0");
+}
+
+fn survives_a_kill_9_with_fsync_interval(fsync_interval_ms: &str) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("policy.toml"), default_policy_with_admin()).unwrap();
 
-    let first = Served::start(dir.path());
+    let first = Served::start(dir.path(), fsync_interval_ms);
     let daemon = TlsDaemon::over_socket(&socket(dir.path()));
     daemon.create("alice", "web").expect("alice creates web");
     bob_alice_and_carol_on_web(&daemon);
     first.kill_9();
     drop(daemon);
 
-    let _second = Served::start(dir.path());
+    let _second = Served::start(dir.path(), fsync_interval_ms);
     let daemon = TlsDaemon::over_socket(&socket(dir.path()));
     bob_alice_and_carol_on_web(&daemon);
     daemon.remove("alice", "web").expect("alice removes web");
