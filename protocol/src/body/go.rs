@@ -6,13 +6,15 @@
 //! a slice reuses its old backing array, so a shorter array followed by a longer one revives
 //! stale elements; embedded pointers are allocated as soon as one of their keys appears).
 //! The Go types themselves are data ([`Ty`], see `schema.rs`); the model is read out of the
-//! resulting [`GoValue`] afterwards.
+//! resulting [`GoValue`] afterwards. Only fields the model reads are stored: the others get
+//! Go's type check and nothing else (a type error anywhere still refuses the body), so a body
+//! is decoded in one pass without building what nobody reads.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use super::json::{Tape, Token};
+use super::json::{Literal, Reader, Trailing};
 use super::BodyError;
 
 /// A Go type, as far as JSON decoding can tell types apart.
@@ -54,39 +56,34 @@ pub(crate) struct StructTy {
     layout: OnceLock<Layout>,
 }
 
-/// A struct's JSON-visible fields with tables that find one by key in O(1).
+/// A struct's JSON-visible fields with a table that finds one by key cheaply.
 #[derive(Debug)]
 struct Layout {
     /// The fields, in Go's `typeFields` order.
     flat: Vec<FlatField>,
-    /// Index into `flat` by exact name.
-    exact: FieldMap<&'static str>,
-    /// Index into `flat` by folded name ([`fold_key`]); the first field wins, as in Go.
-    folded: FieldMap<Box<[u8]>>,
+    /// Indices into `flat` by [`bucket`] of the name, each list in `flat` order; the number
+    /// of buckets is a power of two.
+    buckets: Vec<Vec<usize>>,
 }
 
-/// A map over the fixed field names of one struct. Its keys are ours and never change after
-/// the table is built, so a key chosen by a client cannot make it degrade; FNV-1a is enough.
-type FieldMap<K> = HashMap<K, usize, BuildHasherDefault<Fnv1a>>;
-
-/// The FNV-1a hash, 64 bits.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Fnv1a {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
+/// The bucket of a name or of a folded key among `count` (a power of two). Keys that fold to
+/// a name land in its bucket: only the length and the bytes with bit 0x20 set are used, and
+/// ASCII case differs in that bit alone. The names are ours and fixed, so a client's key can
+/// at worst be compared with the few names of one bucket.
+fn bucket(name: &[u8], count: usize) -> usize {
+    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+        return 0;
+    };
+    let mixed = name.len() * 31 + usize::from(first | 0x20) * 7 + usize::from(last | 0x20);
+    mixed & (count - 1)
 }
 
-impl Hasher for Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+impl Layout {
+    /// The fields whose names may match `folded` (a key, or a key folded by [`fold_key`]).
+    fn candidates<'l>(&'l self, folded: &[u8]) -> impl Iterator<Item = &'l FlatField> + 'l {
+        self.buckets[bucket(folded, self.buckets.len())]
+            .iter()
+            .map(|&index| &self.flat[index])
     }
 }
 
@@ -103,22 +100,39 @@ pub(crate) struct Field {
     pub ty: Ty,
     /// An embedded (anonymous, untagged) struct or pointer-to-struct: its fields are promoted.
     pub embedded: bool,
+    /// The model reads the field, so its value is stored; other fields are type-checked only.
+    pub read: bool,
 }
 
 impl Field {
-    pub(crate) const fn new(name: &'static str, ty: Ty) -> Field {
+    /// A field the model reads.
+    pub(crate) const fn read(name: &'static str, ty: Ty) -> Field {
         Field {
             name,
             ty,
             embedded: false,
+            read: true,
         }
     }
 
+    /// A field no policy reads: dockerd still refuses a body whose value has the wrong type.
+    pub(crate) const fn checked(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            embedded: false,
+            read: false,
+        }
+    }
+
+    /// An embedded struct (or pointer to one), whose fields are promoted; always stored,
+    /// because Go allocates an embedded pointer as soon as any promoted key appears.
     pub(crate) const fn embedded(name: &'static str, ty: Ty) -> Field {
         Field {
             name,
             ty,
             embedded: true,
+            read: true,
         }
     }
 }
@@ -129,6 +143,8 @@ pub(crate) struct FlatField {
     pub name: &'static str,
     pub ty: &'static Ty,
     pub path: Vec<usize>,
+    /// Whether the value is stored ([`Field::read`]).
+    pub read: bool,
 }
 
 impl StructTy {
@@ -150,38 +166,40 @@ impl StructTy {
     /// exactly that name, else the first whose name folds to the key (see [`fold_key`]).
     pub(crate) fn field_for_key(&'static self, key: &str) -> Option<&'static FlatField> {
         let layout = self.layout();
-        let index = match layout.exact.get(key) {
-            Some(&index) => index,
-            None => {
-                let mut buf = [0u8; MAX_FOLDED_KEY];
-                let folded = fold_key(key, &mut buf)?;
-                *layout.folded.get(folded)?
-            }
-        };
-        layout.flat.get(index)
+        // An exact match wins whatever comes before it; it is also what real clients send.
+        if let Some(exact) = self.field_named(key) {
+            return Some(exact);
+        }
+        if key.is_ascii() {
+            let key = key.as_bytes();
+            return layout
+                .candidates(key)
+                .find(|f| f.name.as_bytes().eq_ignore_ascii_case(key));
+        }
+        // Field names are ASCII, and only Kelvin and long s fold to ASCII.
+        let mut buf = [0u8; MAX_FOLDED_KEY];
+        let folded = fold_key(key, &mut buf)?;
+        layout
+            .candidates(folded)
+            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(folded))
     }
 
     /// The field with exactly this JSON name, promoted fields included.
     pub(crate) fn field_named(&'static self, name: &str) -> Option<&'static FlatField> {
-        let layout = self.layout();
-        layout.flat.get(*layout.exact.get(name)?)
+        self.layout()
+            .candidates(name.as_bytes())
+            .find(|f| f.name == name)
     }
 
     fn layout(&'static self) -> &'static Layout {
         self.layout.get_or_init(|| {
             let flat = self.collect_flat_fields();
-            let mut exact = FieldMap::default();
-            let mut folded = FieldMap::default();
+            let mut buckets = vec![Vec::new(); (flat.len() * 2).next_power_of_two()];
+            let count = buckets.len();
             for (index, field) in flat.iter().enumerate() {
-                exact.insert(field.name, index);
-                let lower: Box<[u8]> = field.name.to_ascii_lowercase().into_bytes().into();
-                folded.entry(lower).or_insert(index);
+                buckets[bucket(field.name.as_bytes(), count)].push(index);
             }
-            Layout {
-                flat,
-                exact,
-                folded,
-            }
+            Layout { flat, buckets }
         })
     }
 
@@ -223,6 +241,7 @@ fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(F
                     name: field.name,
                     ty: &field.ty,
                     path: path.clone(),
+                    read: field.read,
                 },
                 path.len() - 1,
             )),
@@ -279,14 +298,13 @@ pub(crate) fn go_fold_eq(name: &str, key: &str) -> bool {
 }
 
 /// A Go value of some [`Ty`], with Go's distinctions (nil vs empty, slice capacity).
-/// Strings and map keys borrow from the token tape (`'t`): nothing is copied until the model
-/// is read out.
+/// Strings and map keys borrow from the body unless unquoting changed them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum GoValue<'t> {
     Bool(bool),
     Int(i64),
     Uint(u64),
-    Str(&'t str),
+    Str(Cow<'t, str>),
     /// A pointer: `None` is nil.
     Ptr(Option<Box<GoValue<'t>>>),
     /// A slice: `backing` is the whole backing array (its length is the capacity), the
@@ -298,27 +316,34 @@ pub(crate) enum GoValue<'t> {
     },
     Array(Vec<GoValue<'t>>),
     /// A map: `None` is nil.
-    Map(Option<BTreeMap<&'t str, GoValue<'t>>>),
+    Map(Option<BTreeMap<Cow<'t, str>, GoValue<'t>>>),
+    /// A struct's declared fields; those the model does not read hold [`GoValue::Raw`].
     Struct(Vec<GoValue<'t>>),
-    /// Nothing kept (see [`Ty::Raw`]).
+    /// Nothing kept (see [`Ty::Raw`] and [`Field::checked`]).
     Raw,
 }
 
 impl<'t> GoValue<'t> {
-    /// Go's zero value of `ty`.
+    /// Go's zero value of `ty` (as far as it is stored).
     pub(crate) fn zero(ty: &Ty) -> GoValue<'t> {
         match ty {
             Ty::Bool => GoValue::Bool(false),
             Ty::Int(_) => GoValue::Int(0),
             Ty::Uint(_) => GoValue::Uint(0),
-            Ty::Str => GoValue::Str(""),
+            Ty::Str => GoValue::Str(Cow::Borrowed("")),
             Ty::Ptr(_) => GoValue::Ptr(None),
             Ty::Slice(_) | Ty::StrSlice => GoValue::nil_slice(),
             Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
             Ty::Map(_) => GoValue::Map(None),
-            Ty::Struct(st) => {
-                GoValue::Struct(st.fields.iter().map(|f| GoValue::zero(&f.ty)).collect())
-            }
+            Ty::Struct(st) => GoValue::Struct(
+                st.fields
+                    .iter()
+                    .map(|f| match f.read {
+                        true => GoValue::zero(&f.ty),
+                        false => GoValue::Raw,
+                    })
+                    .collect(),
+            ),
             Ty::Raw => GoValue::Raw,
         }
     }
@@ -332,235 +357,276 @@ impl<'t> GoValue<'t> {
     }
 }
 
-/// Decodes the tape's value into `target` (a value of `ty`) as Go's `Decoder.Decode` would.
+/// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`: the value Go ends up with
+/// (its stored fields), or why dockerd refuses the body.
 ///
-/// Go keeps decoding after a type mismatch and reports the first one at the end; an error
-/// from a custom `UnmarshalJSON` stops at once. Either way the daemon refuses the request,
-/// so both come back as an error here.
-pub(crate) fn decode_into<'t>(
-    tape: &'t Tape<'t>,
+/// Go checks the syntax of the whole value first, keeps decoding after a type mismatch and
+/// reports the first one at the end, and stops at once on an error from a custom
+/// `UnmarshalJSON`. This one pass reads on after either kind of type error, so that a later
+/// syntax error still wins, and then reports the custom error ahead of a mismatch.
+pub(crate) fn decode<'t>(
+    body: &'t [u8],
     ty: &'static Ty,
-    target: &mut GoValue<'t>,
-) -> Result<(), BodyError> {
+    trailing: Trailing,
+) -> Result<GoValue<'t>, BodyError> {
+    let mut value = GoValue::zero(ty);
     let mut decoder = Decoder {
-        tape,
+        reader: Reader::new(body),
         first_error: None,
-        path: Vec::with_capacity(8),
+        unmarshaler_error: None,
+        path: Vec::new(),
     };
-    decoder.value(ty, target, 0)?;
-    match decoder.first_error {
+    decoder.reader.start()?;
+    decoder.value(ty, Some(&mut value))?;
+    decoder.reader.finish(trailing)?;
+    match decoder.unmarshaler_error.or(decoder.first_error) {
         Some(err) => Err(err),
-        None => Ok(()),
+        None => Ok(value),
     }
 }
 
 struct Decoder<'t> {
-    tape: &'t Tape<'t>,
+    reader: Reader<'t>,
+    /// The first type mismatch (Go's `saveError`).
     first_error: Option<BodyError>,
+    /// The first error of a custom `UnmarshalJSON`, where Go stops decoding.
+    unmarshaler_error: Option<BodyError>,
     /// Field names from the root, for error messages.
     path: Vec<&'static str>,
 }
 
 impl<'t> Decoder<'t> {
+    fn wrong_type(&self, expected: &'static str) -> BodyError {
+        BodyError::WrongType {
+            field: self.path.join("."),
+            expected,
+        }
+    }
+
     fn save_type_error(&mut self, expected: &'static str) {
         if self.first_error.is_none() {
-            self.first_error = Some(BodyError::WrongType {
-                field: self.path.join("."),
-                expected,
-            });
+            self.first_error = Some(self.wrong_type(expected));
         }
     }
 
-    fn value(&mut self, ty: &'static Ty, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
-        if matches!(ty, Ty::Raw) {
-            return Ok(());
-        }
-        let tape: &'t Tape<'t> = self.tape;
-        let token = &tape.tokens[at];
-        if let Ty::StrSlice = ty {
-            return self.str_slice(v, at);
-        }
-        // Go's `indirect`: a null stops at the pointer (and sets it to nil); anything else
-        // allocates a nil pointer and decodes into what it points at (merging into an
-        // existing pointee).
-        if let Ty::Ptr(inner) = ty {
-            if matches!(token, Token::Null) {
-                *v = GoValue::Ptr(None);
-                return Ok(());
-            }
-            if !matches!(v, GoValue::Ptr(Some(_))) {
-                *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
-            }
-            let GoValue::Ptr(Some(pointee)) = v else {
-                return Ok(());
-            };
-            return self.value(inner, pointee, at);
-        }
-        match token {
-            Token::Null => {
-                if matches!(ty, Ty::Slice(_)) {
-                    *v = GoValue::nil_slice();
-                } else if matches!(ty, Ty::Map(_)) {
-                    *v = GoValue::Map(None);
+    /// Decodes the value at the cursor as Go would into `v`, a value of `ty`; without `v`
+    /// the value is only type-checked.
+    fn value(&mut self, ty: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), BodyError> {
+        let first = self.reader.value_start()?;
+        match ty {
+            Ty::Raw => return self.reader.skip_value(),
+            Ty::StrSlice => return self.str_slice(v, first),
+            // Go's `indirect`: a null stops at the pointer (and sets it to nil); anything else
+            // allocates a nil pointer and decodes into what it points at (merging into an
+            // existing pointee).
+            Ty::Ptr(inner) => {
+                if first == b'n' {
+                    self.reader.literal()?;
+                    if let Some(v) = v {
+                        *v = GoValue::Ptr(None);
+                    }
+                    return Ok(());
                 }
-                // bool, numbers, strings, structs and arrays keep their value.
-                Ok(())
+                let pointee = v.and_then(|v| {
+                    if !matches!(v, GoValue::Ptr(Some(_))) {
+                        *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
+                    }
+                    match v {
+                        GoValue::Ptr(Some(pointee)) => Some(&mut **pointee),
+                        _ => None,
+                    }
+                });
+                return self.value(inner, pointee);
             }
-            Token::Bool(b) => {
-                match ty {
-                    Ty::Bool => *v = GoValue::Bool(*b),
+            _ => {}
+        }
+        match first {
+            b'n' => {
+                self.reader.literal()?;
+                match (ty, v) {
+                    (Ty::Slice(_), Some(v)) => *v = GoValue::nil_slice(),
+                    (Ty::Map(_), Some(v)) => *v = GoValue::Map(None),
+                    // bool, numbers, strings, structs and arrays keep their value.
+                    _ => {}
+                }
+            }
+            b't' | b'f' => {
+                let literal = self.reader.literal()?;
+                match (ty, v) {
+                    (Ty::Bool, Some(v)) => *v = GoValue::Bool(literal == Literal::True),
+                    (Ty::Bool, None) => {}
                     _ => self.save_type_error(expected_name(ty)),
                 }
-                Ok(())
             }
-            Token::Number(text) => {
-                match ty {
-                    Ty::Int(bits) => match parse_go_int(text, *bits) {
-                        Some(n) => *v = GoValue::Int(n),
-                        None => self.save_type_error(expected_name(ty)),
-                    },
-                    Ty::Uint(bits) => match parse_go_uint(text, *bits) {
-                        Some(n) => *v = GoValue::Uint(n),
-                        None => self.save_type_error(expected_name(ty)),
-                    },
+            b'"' => {
+                let s = self.reader.string()?;
+                match (ty, v) {
+                    (Ty::Str, Some(v)) => *v = GoValue::Str(s),
+                    (Ty::Str, None) => {}
                     _ => self.save_type_error(expected_name(ty)),
                 }
-                Ok(())
             }
-            Token::String(s) => {
-                match ty {
-                    Ty::Str => *v = GoValue::Str(s.as_ref()),
-                    _ => self.save_type_error(expected_name(ty)),
+            b'-' | b'0'..=b'9' => {
+                let text = self.reader.number()?;
+                let number = match ty {
+                    Ty::Int(bits) => parse_go_int(text, *bits).map(GoValue::Int),
+                    Ty::Uint(bits) => parse_go_uint(text, *bits).map(GoValue::Uint),
+                    _ => None,
+                };
+                match (number, v) {
+                    (Some(n), Some(v)) => *v = n,
+                    (Some(_), None) => {}
+                    (None, _) => self.save_type_error(expected_name(ty)),
                 }
-                Ok(())
             }
-            Token::Array { .. } => match ty {
-                Ty::Slice(elem) => self.slice(elem, v, at),
-                Ty::Array(_, elem) => self.array(elem, v, at),
+            b'[' => match ty {
+                Ty::Slice(elem) => self.slice(elem, v)?,
+                Ty::Array(n, elem) => self.array(*n, elem, v)?,
                 _ => {
                     self.save_type_error(expected_name(ty));
-                    Ok(())
+                    self.reader.skip_value()?;
                 }
             },
-            Token::Object { .. } => match ty {
-                Ty::Struct(st) => self.object_struct(st, v, at),
-                Ty::Map(elem) => self.object_map(elem, v, at),
+            b'{' => match ty {
+                Ty::Struct(st) => self.object_struct(st, v)?,
+                Ty::Map(elem) => self.object_map(elem, v)?,
                 _ => {
                     self.save_type_error(expected_name(ty));
-                    Ok(())
+                    self.reader.skip_value()?;
                 }
             },
-        }
-    }
-
-    /// Go's `array()` into a slice: elements decode into the existing backing array (stale
-    /// elements beyond the old length included) and it grows by half, at least to 4.
-    fn slice(
-        &mut self,
-        elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
-    ) -> Result<(), BodyError> {
-        if !matches!(v, GoValue::Slice { .. }) {
-            *v = GoValue::nil_slice();
-        }
-        let GoValue::Slice { nil, len, backing } = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        let mut count = 0;
-        for (i, element) in tape.elements(at).enumerate() {
-            count = i + 1;
-            if i >= backing.len() {
-                let cap = backing.len();
-                let new_cap = (cap + cap / 2).max(4);
-                backing.truncate(*len);
-                backing.resize_with(new_cap, || GoValue::zero(elem));
-                *nil = false;
-            }
-            if i >= *len {
-                *len = i + 1;
-            }
-            self.value(elem, &mut backing[i], element)?;
-        }
-        if count < *len {
-            *len = count;
-        }
-        if count == 0 {
-            *v = GoValue::Slice {
-                nil: false,
-                len: 0,
-                backing: Vec::new(),
-            };
+            _ => return Err(self.reader.invalid_value_start()),
         }
         Ok(())
     }
 
-    /// Go's `array()` into a fixed array: extra elements are skipped, missing ones zeroed.
+    /// Go's `array()` into a slice: elements decode into the existing backing array (stale
+    /// elements beyond the old length included) and it grows by half, at least to 4.
+    fn slice(&mut self, elem: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), BodyError> {
+        let mut target = v.map(|v| {
+            if !matches!(v, GoValue::Slice { .. }) {
+                *v = GoValue::nil_slice();
+            }
+            v
+        });
+        let mut count = 0;
+        let mut more = self.reader.enter_array()?;
+        while more {
+            let slot = match target.as_deref_mut() {
+                Some(GoValue::Slice { nil, len, backing }) => {
+                    if count >= backing.len() {
+                        let cap = backing.len();
+                        let new_cap = (cap + cap / 2).max(4);
+                        backing.truncate(*len);
+                        backing.resize_with(new_cap, || GoValue::zero(elem));
+                        *nil = false;
+                    }
+                    if count >= *len {
+                        *len = count + 1;
+                    }
+                    Some(&mut backing[count])
+                }
+                _ => None,
+            };
+            self.value(elem, slot)?;
+            count += 1;
+            more = self.reader.next_element()?;
+        }
+        match target {
+            Some(v) if count == 0 => {
+                *v = GoValue::Slice {
+                    nil: false,
+                    len: 0,
+                    backing: Vec::new(),
+                }
+            }
+            Some(GoValue::Slice { len, .. }) if count < *len => *len = count,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Go's `array()` into a fixed array of `n`: extra elements are skipped unchecked,
+    /// missing ones zeroed.
     fn array(
         &mut self,
+        n: usize,
         elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
+        mut v: Option<&mut GoValue<'t>>,
     ) -> Result<(), BodyError> {
-        let GoValue::Array(items) = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        let mut elements = tape.elements(at);
-        for item in items.iter_mut() {
-            match elements.next() {
-                Some(element) => self.value(elem, item, element)?,
-                None => *item = GoValue::zero(elem),
+        let mut count = 0;
+        let mut more = self.reader.enter_array()?;
+        while more {
+            if count < n {
+                let slot = match v.as_deref_mut() {
+                    Some(GoValue::Array(items)) => items.get_mut(count),
+                    _ => None,
+                };
+                self.value(elem, slot)?;
+            } else {
+                self.reader.skip_value()?;
+            }
+            count += 1;
+            more = self.reader.next_element()?;
+        }
+        if let Some(GoValue::Array(items)) = v {
+            for item in items.iter_mut().skip(count) {
+                *item = GoValue::zero(elem);
             }
         }
         Ok(())
     }
 
     /// `strslice.StrSlice.UnmarshalJSON`: a fresh `[]string` (capacity 1), else one string.
-    fn str_slice(&mut self, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
-        static STRINGS: Ty = Ty::Slice(&Ty::Str);
-        let tape: &'t Tape<'t> = self.tape;
-        match &tape.tokens[at] {
-            Token::Null => {
-                *v = GoValue::nil_slice();
-                Ok(())
+    fn str_slice(&mut self, v: Option<&mut GoValue<'t>>, first: u8) -> Result<(), BodyError> {
+        static STRING: Ty = Ty::Str;
+        const EXPECTED: &str = "a string or a list of strings";
+        match first {
+            b'n' => {
+                self.reader.literal()?;
+                if let Some(v) = v {
+                    *v = GoValue::nil_slice();
+                }
             }
-            Token::String(s) => {
-                *v = GoValue::Slice {
-                    nil: false,
-                    len: 1,
-                    backing: vec![GoValue::Str(s.as_ref())],
-                };
-                Ok(())
+            b'"' => {
+                let s = self.reader.string()?;
+                if let Some(v) = v {
+                    *v = GoValue::Slice {
+                        nil: false,
+                        len: 1,
+                        backing: vec![GoValue::Str(s)],
+                    };
+                }
             }
-            Token::Array { .. } => {
-                let mut fresh = GoValue::Slice {
+            b'[' => {
+                let mut fresh = v.is_some().then(|| GoValue::Slice {
                     nil: false,
                     len: 0,
-                    backing: vec![GoValue::Str("")],
-                };
-                let mut inner = Decoder {
-                    tape: self.tape,
-                    first_error: None,
-                    path: self.path.clone(),
-                };
-                inner.value(&STRINGS, &mut fresh, at)?;
-                if inner.first_error.is_some() {
+                    backing: vec![GoValue::Str(Cow::Borrowed(""))],
+                });
+                // Its own `json.Unmarshal`: a mismatch inside is this call's error alone.
+                let outer_error = self.first_error.take();
+                self.slice(&STRING, fresh.as_mut())?;
+                let failed = self.first_error.is_some();
+                self.first_error = outer_error;
+                if failed {
                     // The fallback (one string) cannot read an array either.
-                    return Err(self.abort("a string or a list of strings"));
+                    self.unmarshaler_failed(EXPECTED);
+                } else if let (Some(v), Some(fresh)) = (v, fresh) {
+                    *v = fresh;
                 }
-                *v = fresh;
-                Ok(())
             }
-            _ => Err(self.abort("a string or a list of strings")),
+            _ => {
+                self.unmarshaler_failed(EXPECTED);
+                self.reader.skip_value()?;
+            }
         }
+        Ok(())
     }
 
-    fn abort(&self, expected: &'static str) -> BodyError {
-        BodyError::WrongType {
-            field: self.path.join("."),
-            expected,
+    fn unmarshaler_failed(&mut self, expected: &'static str) {
+        if self.unmarshaler_error.is_none() {
+            self.unmarshaler_error = Some(self.wrong_type(expected));
         }
     }
 
@@ -569,21 +635,26 @@ impl<'t> Decoder<'t> {
     fn object_struct(
         &mut self,
         st: &'static StructTy,
-        v: &mut GoValue<'t>,
-        at: usize,
+        mut v: Option<&mut GoValue<'t>>,
     ) -> Result<(), BodyError> {
-        let tape: &'t Tape<'t> = self.tape;
-        for (key, value_at) in tape.members(at) {
-            let Some(field) = st.field_for_key(key) else {
-                continue; // unknown keys are ignored (their syntax was checked)
-            };
-            let Some(slot) = walk_to_field(st, v, &field.path) else {
-                continue;
-            };
-            self.path.push(field.name);
-            let result = self.value(field.ty, slot, value_at);
-            self.path.pop();
-            result?;
+        let mut more = self.reader.enter_object()?;
+        while more {
+            let key = self.reader.key()?;
+            match st.field_for_key(&key) {
+                // Unknown keys are ignored (their syntax is still checked).
+                None => self.reader.skip_value()?,
+                Some(field) => {
+                    let slot = v
+                        .as_deref_mut()
+                        .and_then(|v| walk_to_field(st, v, &field.path))
+                        .filter(|_| field.read);
+                    self.path.push(field.name);
+                    let result = self.value(field.ty, slot);
+                    self.path.pop();
+                    result?;
+                }
+            }
+            more = self.reader.next_member()?;
         }
         Ok(())
     }
@@ -593,23 +664,33 @@ impl<'t> Decoder<'t> {
     fn object_map(
         &mut self,
         elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
+        v: Option<&mut GoValue<'t>>,
     ) -> Result<(), BodyError> {
-        if !matches!(v, GoValue::Map(Some(_))) {
-            *v = GoValue::Map(Some(BTreeMap::new()));
-        }
-        let GoValue::Map(Some(map)) = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        for (key, value_at) in tape.members(at) {
-            let mut element = GoValue::zero(elem);
+        let mut map = v.and_then(|v| {
+            if !matches!(v, GoValue::Map(Some(_))) {
+                *v = GoValue::Map(Some(BTreeMap::new()));
+            }
+            match v {
+                GoValue::Map(Some(map)) => Some(map),
+                _ => None,
+            }
+        });
+        let mut more = self.reader.enter_object()?;
+        while more {
+            let key = self.reader.key()?;
             self.path.push("<map value>");
-            let result = self.value(elem, &mut element, value_at);
+            let result = match map.as_deref_mut() {
+                Some(map) => {
+                    let mut element = GoValue::zero(elem);
+                    let result = self.value(elem, Some(&mut element));
+                    map.insert(key, element);
+                    result
+                }
+                None => self.value(elem, None),
+            };
             self.path.pop();
             result?;
-            map.insert(key, element);
+            more = self.reader.next_member()?;
         }
         Ok(())
     }
@@ -708,7 +789,7 @@ impl<'t> GoValue<'t> {
 
     pub(crate) fn as_str(&self) -> String {
         match self {
-            GoValue::Str(s) => (*s).to_owned(),
+            GoValue::Str(s) => s.as_ref().to_owned(),
             _ => String::new(),
         }
     }
@@ -745,9 +826,9 @@ impl<'t> GoValue<'t> {
     }
 
     /// A map's entries (empty for nil).
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'t str, &GoValue<'t>)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &GoValue<'t>)> {
         match self {
-            GoValue::Map(Some(map)) => Some(map.iter().map(|(k, v)| (*k, v))),
+            GoValue::Map(Some(map)) => Some(map.iter().map(|(k, v)| (k.as_ref(), v))),
             _ => None,
         }
         .into_iter()
@@ -816,7 +897,7 @@ mod tests {
     #[test]
     fn an_exact_name_wins_over_an_earlier_folded_one() {
         static TWO: StructTy =
-            StructTy::new(&[Field::new("ab", Ty::Str), Field::new("AB", Ty::Str)]);
+            StructTy::new(&[Field::read("ab", Ty::Str), Field::read("AB", Ty::Str)]);
         assert_eq!(TWO.field_for_key("AB").unwrap().path, [1]);
         assert_eq!(TWO.field_for_key("ab").unwrap().path, [0]);
         assert_eq!(TWO.field_for_key("Ab").unwrap().path, [0]);
