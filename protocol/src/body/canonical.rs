@@ -53,11 +53,11 @@ impl<'a> View<'a> {
             "{name} is read by the model but not Field::read in schema.rs"
         );
         let mut current = self.value?;
-        for &index in &field.path {
+        for &slot in &field.slots {
             let GoValue::Struct(fields) = current.deref()? else {
                 return None;
             };
-            current = fields.get(index)?;
+            current = fields.get(slot)?;
         }
         Some(current)
     }
@@ -97,6 +97,11 @@ impl<'a> View<'a> {
     }
 }
 
+/// The wrapper's declared field `index` (embedded ones have no name to look up).
+fn wrapper_field<'a>(fields: &'a [GoValue<'a>], index: usize) -> Option<&'a GoValue<'a>> {
+    fields.get(schema::CONTAINER_CONFIG_WRAPPER.slot_of(index)?)
+}
+
 /// Decodes a `ContainerConfigWrapper` body and applies `getHostConfig()`.
 fn decode_wrapper(body: &[u8]) -> Result<(GoValue<'_>, Option<HostConfig>), BodyError> {
     let w = decode(body, &WRAPPER_TY, Trailing::Refuse)?;
@@ -104,10 +109,13 @@ fn decode_wrapper(body: &[u8]) -> Result<(GoValue<'_>, Option<HostConfig>), Body
         return Ok((w.clone(), None));
     };
     let embedded = View::new(
-        fields.get(wrapper::EMBEDDED_HOST_CONFIG),
+        wrapper_field(fields, wrapper::EMBEDDED_HOST_CONFIG),
         &schema::HOST_CONFIG,
     );
-    let inner = View::new(fields.get(wrapper::INNER_HOST_CONFIG), &schema::HOST_CONFIG);
+    let inner = View::new(
+        wrapper_field(fields, wrapper::INNER_HOST_CONFIG),
+        &schema::HOST_CONFIG,
+    );
     let effective = match (embedded.is_present(), inner.is_present()) {
         (_, true) => {
             let mut hc = host_config(inner);
@@ -230,7 +238,7 @@ impl Canonical for ContainerCreate {
         let top = View::new(Some(&w), &schema::CONTAINER_CONFIG_WRAPPER);
         let config = View::new(
             match &w {
-                GoValue::Struct(fields) => fields.get(wrapper::CONFIG),
+                GoValue::Struct(fields) => wrapper_field(fields, wrapper::CONFIG),
                 _ => None,
             },
             &schema::CONFIG,

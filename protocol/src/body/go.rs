@@ -143,6 +143,9 @@ pub(crate) struct FlatField {
     pub name: &'static str,
     pub ty: &'static Ty,
     pub path: Vec<usize>,
+    /// Where the value is stored: the slot ([`StructTy::slot_of`]) of each step of `path`;
+    /// one short of `path` when the field is not read.
+    pub slots: Vec<usize>,
     /// Whether the value is stored ([`Field::read`]).
     pub read: bool,
 }
@@ -153,6 +156,15 @@ impl StructTy {
             fields,
             layout: OnceLock::new(),
         }
+    }
+
+    /// Where a struct value stores its declared field `index`: only read fields (and
+    /// embedded ones) have a slot, in declaration order.
+    pub(crate) fn slot_of(&self, index: usize) -> Option<usize> {
+        let field = self.fields.get(index)?;
+        field
+            .read
+            .then(|| self.fields[..index].iter().filter(|f| f.read).count())
     }
 
     /// Go's `typeFields`: promoted fields of embedded structs, the shallowest name winning;
@@ -205,7 +217,7 @@ impl StructTy {
 
     fn collect_flat_fields(&'static self) -> Vec<FlatField> {
         let mut all: Vec<(FlatField, usize)> = Vec::new();
-        collect_fields(self, &mut Vec::new(), &mut all);
+        collect_fields(self, &mut Vec::new(), &mut Vec::new(), &mut all);
         let mut out = Vec::new();
         for (field, depth) in &all {
             let min = all
@@ -226,8 +238,16 @@ impl StructTy {
     }
 }
 
-fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(FlatField, usize)>) {
+fn collect_fields(
+    st: &'static StructTy,
+    path: &mut Vec<usize>,
+    slots: &mut Vec<usize>,
+    out: &mut Vec<(FlatField, usize)>,
+) {
+    let mut next_slot = 0;
     for (i, field) in st.fields.iter().enumerate() {
+        let slot = field.read.then_some(next_slot);
+        next_slot += usize::from(field.read);
         path.push(i);
         let inner = match (&field.ty, field.embedded) {
             (Ty::Struct(s), true) => Some(*s),
@@ -235,12 +255,18 @@ fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(F
             _ => None,
         };
         match inner {
-            Some(s) => collect_fields(s, path, out),
+            Some(s) => {
+                // Embedded fields are always stored.
+                slots.extend(slot);
+                collect_fields(s, path, slots, out);
+                slots.truncate(path.len() - 1);
+            }
             None => out.push((
                 FlatField {
                     name: field.name,
                     ty: &field.ty,
                     path: path.clone(),
+                    slots: slots.iter().copied().chain(slot).collect(),
                     read: field.read,
                 },
                 path.len() - 1,
@@ -317,9 +343,9 @@ pub(crate) enum GoValue<'t> {
     Array(Vec<GoValue<'t>>),
     /// A map: `None` is nil.
     Map(Option<BTreeMap<Cow<'t, str>, GoValue<'t>>>),
-    /// A struct's declared fields; those the model does not read hold [`GoValue::Raw`].
+    /// A struct's stored fields, by slot ([`StructTy::slot_of`]).
     Struct(Vec<GoValue<'t>>),
-    /// Nothing kept (see [`Ty::Raw`] and [`Field::checked`]).
+    /// Nothing kept (see [`Ty::Raw`]).
     Raw,
 }
 
@@ -338,10 +364,8 @@ impl<'t> GoValue<'t> {
             Ty::Struct(st) => GoValue::Struct(
                 st.fields
                     .iter()
-                    .map(|f| match f.read {
-                        true => GoValue::zero(&f.ty),
-                        false => GoValue::Raw,
-                    })
+                    .filter(|f| f.read)
+                    .map(|f| GoValue::zero(&f.ty))
                     .collect(),
             ),
             Ty::Raw => GoValue::Raw,
@@ -644,10 +668,7 @@ impl<'t> Decoder<'t> {
                 // Unknown keys are ignored (their syntax is still checked).
                 None => self.reader.skip_value()?,
                 Some(field) => {
-                    let slot = v
-                        .as_deref_mut()
-                        .and_then(|v| walk_to_field(st, v, &field.path))
-                        .filter(|_| field.read);
+                    let slot = v.as_deref_mut().and_then(|v| walk_to_field(st, v, field));
                     self.path.push(field.name);
                     let result = self.value(field.ty, slot);
                     self.path.pop();
@@ -696,23 +717,23 @@ impl<'t> Decoder<'t> {
     }
 }
 
-/// Follows a promoted field's index path, allocating nil embedded pointers on the way (as Go
-/// does before it even looks at the value, `null` included).
+/// Follows a promoted field's index path to its slot, allocating nil embedded pointers on
+/// the way (as Go does before it even looks at the value, `null` included); `None` for a
+/// field that is not stored.
 fn walk_to_field<'v, 't>(
     st: &'static StructTy,
     v: &'v mut GoValue<'t>,
-    path: &[usize],
+    field: &FlatField,
 ) -> Option<&'v mut GoValue<'t>> {
     let mut current = v;
     let mut current_ty = st;
-    let (last, through) = path.split_last()?;
-    for &index in through {
+    let (_, through) = field.path.split_last()?;
+    for (&index, &slot) in through.iter().zip(&field.slots) {
         let GoValue::Struct(fields) = current else {
             return None;
         };
-        let field = &current_ty.fields[index];
-        let slot = &mut fields[index];
-        let inner = match &field.ty {
+        let slot = fields.get_mut(slot)?;
+        let inner = match &current_ty.fields[index].ty {
             Ty::Struct(s) => {
                 current = slot;
                 *s
@@ -731,8 +752,8 @@ fn walk_to_field<'v, 't>(
         };
         current_ty = inner;
     }
-    match current {
-        GoValue::Struct(fields) => fields.get_mut(*last),
+    match (current, field.slots.get(through.len())) {
+        (GoValue::Struct(fields), Some(&slot)) => fields.get_mut(slot),
         _ => None,
     }
 }
