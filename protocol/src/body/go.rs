@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use super::json::{Literal, Reader, Trailing};
+use super::json::{Failure, Literal, Reader, Trailing};
 use super::BodyError;
 
 /// A Go type, as far as JSON decoding can tell types apart.
@@ -400,9 +400,9 @@ pub(crate) fn decode<'t>(
         unmarshaler_error: None,
         path: Vec::new(),
     };
-    decoder.reader.start()?;
-    decoder.value(ty, Some(&mut value))?;
-    decoder.reader.finish(trailing)?;
+    decoder
+        .document(ty, &mut value, trailing)
+        .map_err(|failure| *failure)?;
     match decoder.unmarshaler_error.or(decoder.first_error) {
         Some(err) => Err(err),
         None => Ok(value),
@@ -433,9 +433,21 @@ impl<'t> Decoder<'t> {
         }
     }
 
+    /// The whole body: one value and what may follow it.
+    fn document(
+        &mut self,
+        ty: &'static Ty,
+        value: &mut GoValue<'t>,
+        trailing: Trailing,
+    ) -> Result<(), Failure> {
+        self.reader.start()?;
+        self.value(ty, Some(value))?;
+        self.reader.finish(trailing)
+    }
+
     /// Decodes the value at the cursor as Go would into `v`, a value of `ty`; without `v`
     /// the value is only type-checked.
-    fn value(&mut self, ty: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), BodyError> {
+    fn value(&mut self, ty: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), Failure> {
         let first = self.reader.value_start()?;
         match ty {
             Ty::Raw => return self.reader.skip_value(),
@@ -526,7 +538,7 @@ impl<'t> Decoder<'t> {
 
     /// Go's `array()` into a slice: elements decode into the existing backing array (stale
     /// elements beyond the old length included) and it grows by half, at least to 4.
-    fn slice(&mut self, elem: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), BodyError> {
+    fn slice(&mut self, elem: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), Failure> {
         let mut target = v.map(|v| {
             if !matches!(v, GoValue::Slice { .. }) {
                 *v = GoValue::nil_slice();
@@ -577,7 +589,7 @@ impl<'t> Decoder<'t> {
         n: usize,
         elem: &'static Ty,
         mut v: Option<&mut GoValue<'t>>,
-    ) -> Result<(), BodyError> {
+    ) -> Result<(), Failure> {
         let mut count = 0;
         let mut more = self.reader.enter_array()?;
         while more {
@@ -602,7 +614,7 @@ impl<'t> Decoder<'t> {
     }
 
     /// `strslice.StrSlice.UnmarshalJSON`: a fresh `[]string` (capacity 1), else one string.
-    fn str_slice(&mut self, v: Option<&mut GoValue<'t>>, first: u8) -> Result<(), BodyError> {
+    fn str_slice(&mut self, v: Option<&mut GoValue<'t>>, first: u8) -> Result<(), Failure> {
         static STRING: Ty = Ty::Str;
         const EXPECTED: &str = "a string or a list of strings";
         match first {
@@ -660,7 +672,7 @@ impl<'t> Decoder<'t> {
         &mut self,
         st: &'static StructTy,
         mut v: Option<&mut GoValue<'t>>,
-    ) -> Result<(), BodyError> {
+    ) -> Result<(), Failure> {
         let mut more = self.reader.enter_object()?;
         while more {
             let key = self.reader.key()?;
@@ -686,7 +698,7 @@ impl<'t> Decoder<'t> {
         &mut self,
         elem: &'static Ty,
         v: Option<&mut GoValue<'t>>,
-    ) -> Result<(), BodyError> {
+    ) -> Result<(), Failure> {
         let mut map = v.and_then(|v| {
             if !matches!(v, GoValue::Map(Some(_))) {
                 *v = GoValue::Map(Some(BTreeMap::new()));

@@ -23,11 +23,16 @@ pub(crate) enum Trailing {
     Ignore,
 }
 
-fn syntax(offset: usize, reason: &str) -> BodyError {
-    BodyError::Syntax {
+/// Why reading failed, boxed: the reader's results then fit in registers, which the hot
+/// paths feel, and failures are rare.
+pub(crate) type Failure = Box<BodyError>;
+
+#[cold]
+fn syntax(offset: usize, reason: &str) -> Failure {
+    Box::new(BodyError::Syntax {
         offset,
         reason: reason.to_owned(),
-    }
+    })
 }
 
 /// A cursor over one JSON body. The caller reads a value by looking at its first byte
@@ -59,7 +64,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Before the top-level value: Go's decoder reports an empty body as EOF.
-    pub fn start(&mut self) -> Result<(), BodyError> {
+    pub fn start(&mut self) -> Result<(), Failure> {
         self.skip_space();
         if self.pos == self.input.len() {
             return Err(syntax(self.pos, "empty body (Go: EOF)"));
@@ -68,11 +73,11 @@ impl<'a> Reader<'a> {
     }
 
     /// After the top-level value.
-    pub fn finish(&mut self, trailing: Trailing) -> Result<(), BodyError> {
+    pub fn finish(&mut self, trailing: Trailing) -> Result<(), Failure> {
         if trailing == Trailing::Refuse {
             self.skip_space();
             if self.pos < self.input.len() {
-                return Err(BodyError::TrailingContent { offset: self.pos });
+                return Err(Box::new(BodyError::TrailingContent { offset: self.pos }));
             }
         }
         Ok(())
@@ -91,7 +96,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn expect_space_then(&mut self, what: &str) -> Result<u8, BodyError> {
+    fn expect_space_then(&mut self, what: &str) -> Result<u8, Failure> {
         self.skip_space();
         match self.peek() {
             Some(c) => Ok(c),
@@ -100,7 +105,7 @@ impl<'a> Reader<'a> {
     }
 
     #[cold]
-    fn unexpected_end(&self, what: &str) -> BodyError {
+    fn unexpected_end(&self, what: &str) -> Failure {
         syntax(
             self.pos,
             &format!("unexpected end of JSON input, wanted {what}"),
@@ -109,14 +114,15 @@ impl<'a> Reader<'a> {
 
     /// The first byte of the next value (after whitespace), not consumed.
     #[inline]
-    pub fn value_start(&mut self) -> Result<u8, BodyError> {
+    pub fn value_start(&mut self) -> Result<u8, Failure> {
         self.expect_space_then("a value")
     }
 
     /// Consumes the `{` or `[` at the cursor, counting it against Go's nesting limit.
-    fn open(&mut self) -> Result<(), BodyError> {
+    #[inline]
+    fn open(&mut self) -> Result<(), Failure> {
         if self.depth >= MAX_NESTING_DEPTH {
-            return Err(BodyError::TooDeep { offset: self.pos });
+            return Err(Box::new(BodyError::TooDeep { offset: self.pos }));
         }
         self.depth += 1;
         self.pos += 1;
@@ -124,7 +130,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Enters the object at the cursor; `true` when a member follows (then read its key).
-    pub fn enter_object(&mut self) -> Result<bool, BodyError> {
+    #[inline]
+    pub fn enter_object(&mut self) -> Result<bool, Failure> {
         self.open()?;
         if self.expect_space_then("a key or '}'")? == b'}' {
             self.pos += 1;
@@ -136,7 +143,8 @@ impl<'a> Reader<'a> {
 
     /// After a member's value: `true` when another member follows (then read its key),
     /// `false` when the object closed.
-    pub fn next_member(&mut self) -> Result<bool, BodyError> {
+    #[inline]
+    pub fn next_member(&mut self) -> Result<bool, Failure> {
         match self.expect_space_then("',' or a closing bracket")? {
             b',' => {
                 self.pos += 1;
@@ -156,7 +164,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Enters the array at the cursor; `true` when an element follows.
-    pub fn enter_array(&mut self) -> Result<bool, BodyError> {
+    #[inline]
+    pub fn enter_array(&mut self) -> Result<bool, Failure> {
         self.open()?;
         if self.expect_space_then("a value or ']'")? == b']' {
             self.pos += 1;
@@ -167,7 +176,8 @@ impl<'a> Reader<'a> {
     }
 
     /// After an element: `true` when another element follows, `false` when the array closed.
-    pub fn next_element(&mut self) -> Result<bool, BodyError> {
+    #[inline]
+    pub fn next_element(&mut self) -> Result<bool, Failure> {
         match self.expect_space_then("',' or a closing bracket")? {
             b',' => {
                 self.pos += 1;
@@ -183,7 +193,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `"key"` and the `:` after it (the cursor is at the key, whitespace skipped).
-    pub fn key(&mut self) -> Result<Cow<'a, str>, BodyError> {
+    #[inline]
+    pub fn key(&mut self) -> Result<Cow<'a, str>, Failure> {
         if self.peek() != Some(b'"') {
             return Err(syntax(
                 self.pos,
@@ -199,7 +210,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes the literal (`true`, `false`, `null`) starting at the cursor.
-    pub fn literal(&mut self) -> Result<Literal, BodyError> {
+    #[inline]
+    pub fn literal(&mut self) -> Result<Literal, Failure> {
         let (text, literal): (&[u8], _) = match self.peek() {
             Some(b't') => (b"true", Literal::True),
             Some(b'f') => (b"false", Literal::False),
@@ -216,12 +228,12 @@ impl<'a> Reader<'a> {
 
     /// The error for a byte that cannot start a value.
     #[cold]
-    pub fn invalid_value_start(&self) -> BodyError {
+    pub fn invalid_value_start(&self) -> Failure {
         syntax(self.pos, "invalid character looking for beginning of value")
     }
 
     /// Skips one value, checking its syntax; nested containers are tracked without recursion.
-    pub fn skip_value(&mut self) -> Result<(), BodyError> {
+    pub fn skip_value(&mut self) -> Result<(), Failure> {
         let base = self.skipping.len();
         loop {
             match self.value_start()? {
@@ -269,7 +281,8 @@ impl<'a> Reader<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, exactly Go's scanner states.
-    pub fn number(&mut self) -> Result<&'a str, BodyError> {
+    #[inline]
+    pub fn number(&mut self) -> Result<&'a str, Failure> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -318,7 +331,8 @@ impl<'a> Reader<'a> {
     ///
     /// Go's `unquoteBytes` returns the bytes untouched when they hold no escape and no
     /// invalid UTF-8; that case borrows. Everything else takes the rune-by-rune path.
-    pub fn string(&mut self) -> Result<Cow<'a, str>, BodyError> {
+    #[inline]
+    pub fn string(&mut self) -> Result<Cow<'a, str>, Failure> {
         let start = self.pos + 1; // after the opening quote
         let end = start + plain_len(&self.input[start..]);
         if self.input.get(end) == Some(&b'"') {
@@ -331,6 +345,7 @@ impl<'a> Reader<'a> {
     }
     /// `input[start..end]` as text, when it is valid UTF-8; both ends must be ASCII bytes
     /// (or the end of input) for the whole-input shortcut to apply.
+    #[inline]
     fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(start..end),
@@ -339,7 +354,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The rune-by-rune unquoting of a literal with escapes or invalid UTF-8.
-    fn unquote_slowly(&mut self) -> Result<String, BodyError> {
+    fn unquote_slowly(&mut self) -> Result<String, Failure> {
         self.pos += 1; // opening quote
         let mut out = String::new();
         loop {
@@ -380,7 +395,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn escape(&mut self, out: &mut String) -> Result<(), BodyError> {
+    fn escape(&mut self, out: &mut String) -> Result<(), Failure> {
         let Some(c) = self.input.get(self.pos + 1).copied() else {
             return Err(syntax(
                 self.pos,
@@ -435,7 +450,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Four hex digits at `at`, as the scanner requires after `\u`.
-    fn hex4(&self, at: usize) -> Result<u32, BodyError> {
+    fn hex4(&self, at: usize) -> Result<u32, Failure> {
         let mut value = 0u32;
         for i in 0..4 {
             let digit = self
@@ -472,6 +487,7 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
 /// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
 /// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
 /// bytes above a match can be flagged falsely), so the first flagged byte is the answer.
+#[inline]
 fn plain_len(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -523,9 +539,12 @@ mod tests {
     /// Reads one value as the decoder would and skips it: the syntax check alone.
     fn check(input: &[u8], trailing: Trailing) -> Result<(), BodyError> {
         let mut reader = Reader::new(input);
-        reader.start()?;
-        reader.skip_value()?;
-        reader.finish(trailing)
+        let read = || {
+            reader.start()?;
+            reader.skip_value()?;
+            reader.finish(trailing)
+        };
+        read().map_err(|failure| *failure)
     }
 
     /// The strings of a JSON array of strings, as read.
