@@ -539,7 +539,7 @@ mod tests {
     /// Reads one value as the decoder would and skips it: the syntax check alone.
     fn check(input: &[u8], trailing: Trailing) -> Result<(), BodyError> {
         let mut reader = Reader::new(input);
-        let read = || {
+        let mut read = || {
             reader.start()?;
             reader.skip_value()?;
             reader.finish(trailing)
