@@ -61,30 +61,91 @@ pub(crate) struct StructTy {
 struct Layout {
     /// The fields, in Go's `typeFields` order.
     flat: Vec<FlatField>,
-    /// Indices into `flat` by [`bucket`] of the name, each list in `flat` order; the number
-    /// of buckets is a power of two.
-    buckets: Vec<Vec<usize>>,
+    /// Open addressing over the names: `(name, index into flat)` at the [`home`] of the name
+    /// or at the next vacant place after it (vacant places have an empty name). At most half
+    /// full, so every probe soon ends.
+    table: Box<[(&'static str, usize)]>,
 }
 
-/// The bucket of a name or of a folded key among `count` (a power of two). Keys that fold to
-/// a name land in its bucket: only the length and the bytes with bit 0x20 set are used, and
-/// ASCII case differs in that bit alone. The names are ours and fixed, so a client's key can
-/// at worst be compared with the few names of one bucket.
-fn bucket(name: &[u8], count: usize) -> usize {
+/// Where a name, or a key folded by [`fold_key`], starts its probe in a table of `mask + 1`
+/// places. Keys that fold to a name start where it does: only the length and bytes with bit
+/// 0x20 set go in, and ASCII case differs in that bit alone. The names are ours and fixed,
+/// so a client's key can at worst be compared with the few names of one run.
+fn home(name: &[u8], mask: usize) -> usize {
     let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return 0;
     };
-    let mixed = name.len() * 31 + usize::from(first | 0x20) * 7 + usize::from(last | 0x20);
-    mixed & (count - 1)
+    let middle = name[name.len() / 2];
+    let mixed = name.len() as u64
+        | u64::from(first | 0x20) << 8
+        | u64::from(middle | 0x20) << 16
+        | u64::from(last | 0x20) << 24;
+    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
 }
 
 impl Layout {
-    /// The fields whose names may match `folded` (a key, or a key folded by [`fold_key`]).
-    fn candidates<'l>(&'l self, folded: &[u8]) -> impl Iterator<Item = &'l FlatField> + 'l {
-        self.buckets[bucket(folded, self.buckets.len())]
-            .iter()
-            .map(|&index| &self.flat[index])
+    fn new(flat: Vec<FlatField>) -> Layout {
+        let mut table = vec![("", 0); (flat.len() * 2).next_power_of_two()].into_boxed_slice();
+        let mask = table.len() - 1;
+        for (index, field) in flat.iter().enumerate() {
+            let mut at = home(field.name.as_bytes(), mask);
+            while !table[at].0.is_empty() {
+                at = (at + 1) & mask;
+            }
+            table[at] = (field.name, index);
+        }
+        Layout { flat, table }
     }
+
+    /// `(name, index into flat)` of every field whose name may match `folded` (a key, or a
+    /// key folded by [`fold_key`]): the run of occupied places from its home.
+    fn candidates<'l>(&'l self, folded: &[u8]) -> impl Iterator<Item = (&'static str, usize)> + 'l {
+        let mask = self.table.len() - 1;
+        let mut at = home(folded, mask);
+        std::iter::from_fn(move || {
+            let entry = self.table[at];
+            at = (at + 1) & mask;
+            (!entry.0.is_empty()).then_some(entry)
+        })
+    }
+
+    /// The field named exactly `name`.
+    fn exact(&self, name: &[u8]) -> Option<&FlatField> {
+        let (_, index) = self
+            .candidates(name)
+            .find(|(candidate, _)| same_bytes(candidate.as_bytes(), name))?;
+        self.flat.get(index)
+    }
+
+    /// The first field, in `flat` order, whose name folds to `folded`.
+    fn first_folded(&self, folded: &[u8]) -> Option<&FlatField> {
+        let index = self
+            .candidates(folded)
+            .filter(|(candidate, _)| candidate.as_bytes().eq_ignore_ascii_case(folded))
+            .map(|(_, index)| index)
+            .min()?;
+        self.flat.get(index)
+    }
+}
+
+/// `a == b` for a field name and a key, without a library call for names of up to 16 bytes
+/// (all of ours but a few): two overlapping 8-byte words cover them.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let last = a.len() - 8;
+    word(a, 0) == word(b, 0)
+        && word(a, last) == word(b, last)
+        && (a.len() <= 16 || a[8..last] == b[8..last])
 }
 
 /// The longest field name of any schema struct is shorter than this; a longer key cannot
@@ -179,40 +240,25 @@ impl StructTy {
     pub(crate) fn field_for_key(&'static self, key: &str) -> Option<&'static FlatField> {
         let layout = self.layout();
         // An exact match wins whatever comes before it; it is also what real clients send.
-        if let Some(exact) = self.field_named(key) {
+        if let Some(exact) = layout.exact(key.as_bytes()) {
             return Some(exact);
         }
         if key.is_ascii() {
-            let key = key.as_bytes();
-            return layout
-                .candidates(key)
-                .find(|f| f.name.as_bytes().eq_ignore_ascii_case(key));
+            return layout.first_folded(key.as_bytes());
         }
         // Field names are ASCII, and only Kelvin and long s fold to ASCII.
         let mut buf = [0u8; MAX_FOLDED_KEY];
-        let folded = fold_key(key, &mut buf)?;
-        layout
-            .candidates(folded)
-            .find(|f| f.name.as_bytes().eq_ignore_ascii_case(folded))
+        layout.first_folded(fold_key(key, &mut buf)?)
     }
 
     /// The field with exactly this JSON name, promoted fields included.
     pub(crate) fn field_named(&'static self, name: &str) -> Option<&'static FlatField> {
-        self.layout()
-            .candidates(name.as_bytes())
-            .find(|f| f.name == name)
+        self.layout().exact(name.as_bytes())
     }
 
     fn layout(&'static self) -> &'static Layout {
-        self.layout.get_or_init(|| {
-            let flat = self.collect_flat_fields();
-            let mut buckets = vec![Vec::new(); (flat.len() * 2).next_power_of_two()];
-            let count = buckets.len();
-            for (index, field) in flat.iter().enumerate() {
-                buckets[bucket(field.name.as_bytes(), count)].push(index);
-            }
-            Layout { flat, buckets }
-        })
+        self.layout
+            .get_or_init(|| Layout::new(self.collect_flat_fields()))
     }
 
     fn collect_flat_fields(&'static self) -> Vec<FlatField> {
@@ -935,6 +981,43 @@ mod tests {
         assert_eq!(TWO.field_for_key("ab").unwrap().path, [0]);
         assert_eq!(TWO.field_for_key("Ab").unwrap().path, [0]);
         assert!(TWO.field_for_key("Ac").is_none());
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_name_and_by_its_name_in_other_cases() {
+        use super::super::schema::{CONTAINER_CONFIG_WRAPPER, SERVICE_SPEC};
+        for st in [&CONTAINER_CONFIG_WRAPPER, &SERVICE_SPEC] {
+            for field in st.flat_fields() {
+                let found = |key: &str| st.field_for_key(key).map(|f| f.name);
+                assert_eq!(found(field.name), Some(field.name));
+                assert_eq!(found(&field.name.to_ascii_lowercase()), Some(field.name));
+                assert_eq!(found(&field.name.to_ascii_uppercase()), Some(field.name));
+                assert_eq!(found(&format!("{}_", field.name)), None);
+            }
+        }
+    }
+
+    #[test]
+    fn byte_comparison_agrees_with_slice_equality() {
+        let names = [
+            "",
+            "a",
+            "Dns",
+            "Image",
+            "CgroupParent",
+            "BlkioDeviceReadIOps",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_bytes(a.as_bytes(), b.as_bytes()), a == b);
+                let mut changed = b.as_bytes().to_vec();
+                for i in 0..changed.len() {
+                    changed[i] ^= 1;
+                    assert_eq!(same_bytes(a.as_bytes(), &changed), a.as_bytes() == changed);
+                    changed[i] ^= 1;
+                }
+            }
+        }
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `"key"` and the `:` after it (the cursor is at the key, whitespace skipped).
-    #[inline]
+    #[inline(always)]
     pub fn key(&mut self) -> Result<Cow<'a, str>, Failure> {
         if self.peek() != Some(b'"') {
             return Err(syntax(
@@ -331,7 +331,7 @@ impl<'a> Reader<'a> {
     ///
     /// Go's `unquoteBytes` returns the bytes untouched when they hold no escape and no
     /// invalid UTF-8; that case borrows. Everything else takes the rune-by-rune path.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<Cow<'a, str>, Failure> {
         let start = self.pos + 1; // after the opening quote
         let end = start + plain_len(&self.input[start..]);
@@ -345,7 +345,7 @@ impl<'a> Reader<'a> {
     }
     /// `input[start..end]` as text, when it is valid UTF-8; both ends must be ASCII bytes
     /// (or the end of input) for the whole-input shortcut to apply.
-    #[inline]
+    #[inline(always)]
     fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(start..end),
@@ -354,6 +354,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The rune-by-rune unquoting of a literal with escapes or invalid UTF-8.
+    #[cold]
+    #[inline(never)]
     fn unquote_slowly(&mut self) -> Result<String, Failure> {
         self.pos += 1; // opening quote
         let mut out = String::new();
@@ -487,7 +489,7 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
 /// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
 /// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
 /// bytes above a match can be flagged falsely), so the first flagged byte is the answer.
-#[inline]
+#[inline(always)]
 fn plain_len(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
