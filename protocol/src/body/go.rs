@@ -65,6 +65,8 @@ struct Layout {
     /// or at the next vacant place after it (vacant places have an empty name). At most half
     /// full, so every probe soon ends.
     table: Box<[(&'static str, usize)]>,
+    /// The types of the stored fields ([`Field::read`]), by slot.
+    stored: Vec<&'static Ty>,
 }
 
 /// Where a name, or a key folded by [`fold_key`], starts its probe in a table of `mask + 1`
@@ -84,7 +86,7 @@ fn home(name: &[u8], mask: usize) -> usize {
 }
 
 impl Layout {
-    fn new(flat: Vec<FlatField>) -> Layout {
+    fn new(st: &'static StructTy, flat: Vec<FlatField>) -> Layout {
         let mut table = vec![("", 0); (flat.len() * 2).next_power_of_two()].into_boxed_slice();
         let mask = table.len() - 1;
         for (index, field) in flat.iter().enumerate() {
@@ -94,7 +96,12 @@ impl Layout {
             }
             table[at] = (field.name, index);
         }
-        Layout { flat, table }
+        let stored = st.fields.iter().filter(|f| f.read).map(|f| &f.ty).collect();
+        Layout {
+            flat,
+            table,
+            stored,
+        }
     }
 
     /// `(name, index into flat)` of every field whose name may match `folded` (a key, or a
@@ -258,7 +265,7 @@ impl StructTy {
 
     fn layout(&'static self) -> &'static Layout {
         self.layout
-            .get_or_init(|| Layout::new(self.collect_flat_fields()))
+            .get_or_init(|| Layout::new(self, self.collect_flat_fields()))
     }
 
     fn collect_flat_fields(&'static self) -> Vec<FlatField> {
@@ -408,10 +415,10 @@ impl<'t> GoValue<'t> {
             Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
             Ty::Map(_) => GoValue::Map(None),
             Ty::Struct(st) => GoValue::Struct(
-                st.fields
+                st.layout()
+                    .stored
                     .iter()
-                    .filter(|f| f.read)
-                    .map(|f| GoValue::zero(&f.ty))
+                    .map(|ty| GoValue::zero(ty))
                     .collect(),
             ),
             Ty::Raw => GoValue::Raw,
