@@ -116,22 +116,35 @@ impl Layout {
         })
     }
 
-    /// The field named exactly `name`.
-    fn exact(&self, name: &[u8]) -> Option<&FlatField> {
-        let (_, index) = self
-            .candidates(name)
-            .find(|(candidate, _)| same_bytes(candidate.as_bytes(), name))?;
-        self.flat.get(index)
+    /// The index in `flat` of the field named exactly `name`.
+    fn exact(&self, name: &[u8]) -> Option<usize> {
+        self.candidates(name)
+            .find(|(candidate, _)| same_bytes(candidate.as_bytes(), name))
+            .map(|(_, index)| index)
     }
 
-    /// The first field, in `flat` order, whose name folds to `folded`.
-    fn first_folded(&self, folded: &[u8]) -> Option<&FlatField> {
-        let index = self
-            .candidates(folded)
+    /// The index in `flat` of the first field whose name folds to `folded`.
+    fn first_folded(&self, folded: &[u8]) -> Option<usize> {
+        self.candidates(folded)
             .filter(|(candidate, _)| candidate.as_bytes().eq_ignore_ascii_case(folded))
             .map(|(_, index)| index)
-            .min()?;
-        self.flat.get(index)
+            .min()
+    }
+
+    /// The field `key` decodes into, as Go's `object()` picks it, as an index in `flat`: the
+    /// field with exactly that name, else the first whose name folds to the key (see
+    /// [`fold_key`]).
+    fn index_for_key(&self, key: &str) -> Option<usize> {
+        // An exact match wins whatever comes before it; it is also what real clients send.
+        if let Some(exact) = self.exact(key.as_bytes()) {
+            return Some(exact);
+        }
+        if key.is_ascii() {
+            return self.first_folded(key.as_bytes());
+        }
+        // Field names are ASCII, and only Kelvin and long s fold to ASCII.
+        let mut buf = [0u8; MAX_FOLDED_KEY];
+        self.first_folded(fold_key(key, &mut buf)?)
     }
 }
 
@@ -244,23 +257,30 @@ impl StructTy {
 
     /// The field a JSON key decodes into, as Go's `object()` picks it: the field with
     /// exactly that name, else the first whose name folds to the key (see [`fold_key`]).
+    #[cfg(test)]
     pub(crate) fn field_for_key(&'static self, key: &str) -> Option<&'static FlatField> {
         let layout = self.layout();
-        // An exact match wins whatever comes before it; it is also what real clients send.
-        if let Some(exact) = layout.exact(key.as_bytes()) {
-            return Some(exact);
-        }
-        if key.is_ascii() {
-            return layout.first_folded(key.as_bytes());
-        }
-        // Field names are ASCII, and only Kelvin and long s fold to ASCII.
-        let mut buf = [0u8; MAX_FOLDED_KEY];
-        layout.first_folded(fold_key(key, &mut buf)?)
+        layout.flat.get(layout.index_for_key(key)?)
+    }
+
+    /// The field `key` decodes into ([`Layout::index_for_key`]), for the keys of one object
+    /// in turn. Clients write the
+    /// fields of a struct in declaration order, so the field after the previous key's is
+    /// checked first (`next`, updated); an exact name is Go's choice whatever precedes it.
+    fn member(&'static self, key: &str, next: &mut usize) -> Option<&'static FlatField> {
+        let layout = self.layout();
+        let index = match layout.flat.get(*next) {
+            Some(field) if same_bytes(field.name.as_bytes(), key.as_bytes()) => *next,
+            _ => layout.index_for_key(key)?,
+        };
+        *next = index + 1;
+        layout.flat.get(index)
     }
 
     /// The field with exactly this JSON name, promoted fields included.
     pub(crate) fn field_named(&'static self, name: &str) -> Option<&'static FlatField> {
-        self.layout().exact(name.as_bytes())
+        let layout = self.layout();
+        layout.flat.get(layout.exact(name.as_bytes())?)
     }
 
     fn layout(&'static self) -> &'static Layout {
@@ -726,10 +746,11 @@ impl<'t> Decoder<'t> {
         st: &'static StructTy,
         mut v: Option<&mut GoValue<'t>>,
     ) -> Result<(), Failure> {
+        let mut next = 0;
         let mut more = self.reader.enter_object()?;
         while more {
             let key = self.reader.key()?;
-            match st.field_for_key(&key) {
+            match st.member(&key, &mut next) {
                 // Unknown keys are ignored (their syntax is still checked).
                 None => self.reader.skip_value()?,
                 Some(field) => {
@@ -1025,6 +1046,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_field_after_the_previous_one_is_taken_only_on_an_exact_name() {
+        static TWO: StructTy =
+            StructTy::new(&[Field::read("ab", Ty::Str), Field::read("AB", Ty::Str)]);
+        let member = |key: &str, mut next: usize| TWO.member(key, &mut next).map(|f| f.name);
+        assert_eq!(member("AB", 0), Some("AB"));
+        assert_eq!(member("ab", 1), Some("ab"));
+        assert_eq!(member("Ab", 1), Some("ab"));
+        assert_eq!(member("ab", 7), Some("ab"));
+        let mut next = 0;
+        assert!(TWO.member("ab", &mut next).is_some());
+        assert_eq!(next, 1);
+        assert!(TWO.member("zz", &mut next).is_none());
+        assert_eq!(next, 1);
     }
 
     #[test]
