@@ -46,6 +46,19 @@ pub(crate) enum Ty {
     Raw,
 }
 
+impl Ty {
+    /// Whether a value of this type keeps nothing the model could read: a struct without
+    /// [`Field::read`] fields, a pointer to one, or [`Ty::Raw`].
+    fn stores_nothing(&'static self) -> bool {
+        match self {
+            Ty::Struct(st) => st.layout().stored.is_empty(),
+            Ty::Ptr(inner) => inner.stores_nothing(),
+            Ty::Raw => true,
+            _ => false,
+        }
+    }
+}
+
 /// A Go struct type: its fields in declaration order.
 #[derive(Debug)]
 pub(crate) struct StructTy {
@@ -787,6 +800,13 @@ impl<'t> Decoder<'t> {
             let key = self.reader.key()?;
             self.path.push("<map value>");
             let result = match map.as_deref_mut() {
+                // Only the key is kept when the element stores nothing (`Volumes` and
+                // `EndpointsConfig` of a create body, whose keys alone the model reads).
+                Some(map) if elem.stores_nothing() => {
+                    let result = self.value(elem, None);
+                    map.insert(key, GoValue::Raw);
+                    result
+                }
                 Some(map) => {
                     let mut element = GoValue::zero(elem);
                     let result = self.value(elem, Some(&mut element));
