@@ -498,7 +498,7 @@ fn plain_len(bytes: &[u8]) -> usize {
         word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
     }
     let mut at = 0;
-    for chunk in bytes.chunks_exact(8) {
+    while let Some(chunk) = bytes.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
