@@ -21,6 +21,7 @@
 //! - the query is read by `url.ParseQuery`: `&` separates, `+` is a space, a pair with a
 //!   bad escape or (since Go 1.17) a `;` is dropped and makes `ParseForm` fail.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// A request target resolved to the dockerd route that will execute it.
@@ -150,56 +151,62 @@ pub fn parse(method: &str, request_uri: &str) -> Result<Route, RouteError> {
         return Err(malformed("the method is not an HTTP token"));
     }
     let target = parse_request_target(method, request_uri).map_err(malformed)?;
-    let decoded = percent_decode(target.raw_path.as_bytes(), false)
-        .ok_or_else(|| malformed("bad percent escape in the path"))?;
-    let path = String::from_utf8(decoded).map_err(|_| malformed("decoded path is not UTF-8"))?;
-    let cleaned = clean_path(&path);
-    if cleaned != path {
-        return Err(RouteError::Unclean { path, cleaned });
+    let path = unescape(&target.raw_path, false).map_err(|e| match e {
+        Unescape::BadEscape => malformed("bad percent escape in the path"),
+        Unescape::NotUtf8 => malformed("decoded path is not UTF-8"),
+    })?;
+    if !is_clean(&path) {
+        return Err(RouteError::Unclean {
+            cleaned: clean_path(&path),
+            path: path.into_owned(),
+        });
     }
     let query = parse_query(&target.raw_query).map_err(|reason| RouteError::Query {
-        query: target.raw_query.clone(),
+        query: target.raw_query.clone().into_owned(),
         reason,
     })?;
-    let (spec, captures) = match_route(method, &path).ok_or_else(|| RouteError::Unknown {
-        method: method.to_owned(),
-        path: path.clone(),
-    })?;
-    let mut version = None;
-    let mut params = Vec::new();
-    for (name, value) in captures {
-        match name {
-            VERSION_PARAM => version = Some(value),
-            _ => params.push((name, value)),
-        }
-    }
-    let path = match &version {
-        // The version prefix is `/v` + version; the rest starts with `/`.
-        Some(v) => path[2 + v.len()..].to_owned(),
-        None => path,
+    let Some(found) = match_route(method, &path) else {
+        return Err(RouteError::Unknown {
+            method: method.to_owned(),
+            path: path.into_owned(),
+        });
     };
     Ok(Route {
         method: method.to_owned(),
-        version,
-        path,
-        template: spec.template,
-        params,
+        version: found.version.map(str::to_owned),
+        path: found.path.to_owned(),
+        template: found.spec.template,
+        params: found
+            .captures
+            .into_iter()
+            .map(|(name, value)| (name, value.to_owned()))
+            .collect(),
         query,
     })
 }
 
-/// The pieces of a request target that routing reads, still percent-encoded.
-struct Target {
-    raw_path: String,
-    raw_query: String,
+/// The pieces of a request target that routing reads, still percent-encoded; borrowed from
+/// the target unless Go reads it through a rewritten URL.
+struct Target<'t> {
+    raw_path: Cow<'t, str>,
+    raw_query: Cow<'t, str>,
+}
+
+impl Target<'_> {
+    fn into_owned(self) -> Target<'static> {
+        Target {
+            raw_path: Cow::Owned(self.raw_path.into_owned()),
+            raw_query: Cow::Owned(self.raw_query.into_owned()),
+        }
+    }
 }
 
 /// Go's `url.ParseRequestURI` as `http.ReadRequest` calls it, reduced to what routing reads.
-fn parse_request_target(method: &str, target: &str) -> Result<Target, &'static str> {
+fn parse_request_target<'t>(method: &str, target: &'t str) -> Result<Target<'t>, &'static str> {
     if target.is_empty() {
         return Err("empty request target");
     }
-    if target.contains(' ') {
+    if target.bytes().any(|b| b == b' ') {
         return Err("space in the request target (Go splits the request line there)");
     }
     if target == "*" {
@@ -208,24 +215,27 @@ fn parse_request_target(method: &str, target: &str) -> Result<Target, &'static s
         }
         // Go keeps `*` as the path; the router then redirects it.
         return Ok(Target {
-            raw_path: target.to_owned(),
-            raw_query: String::new(),
+            raw_path: Cow::Borrowed(target),
+            raw_query: Cow::Borrowed(""),
         });
     }
     // `CONNECT host:port` is read as the authority of an `http://` URL.
-    let url = if method == "CONNECT" && !target.starts_with('/') {
-        format!("http://{target}")
-    } else {
-        target.to_owned()
-    };
+    if method == "CONNECT" && !target.starts_with('/') {
+        return parse_url(&format!("http://{target}")).map(Target::into_owned);
+    }
+    parse_url(target)
+}
+
+/// The path and query of an origin-form or absolute-form request target.
+fn parse_url(url: &str) -> Result<Target<'_>, &'static str> {
     if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err("control byte in the request target");
     }
-    let (has_scheme, rest) = match scheme_split(&url)? {
+    let (has_scheme, rest) = match scheme_split(url)? {
         Some((_scheme, rest)) => (true, rest),
-        None => (false, url.as_str()),
+        None => (false, url),
     };
-    let (before_query, raw_query) = match rest.split_once('?') {
+    let (before_query, raw_query) = match split_at_byte(rest, b'?') {
         Some((path, query)) => (path, query),
         None => (rest, ""),
     };
@@ -233,8 +243,8 @@ fn parse_request_target(method: &str, target: &str) -> Result<Target, &'static s
         if has_scheme {
             // An opaque URL: Go leaves the path empty, which the router redirects to `/`.
             return Ok(Target {
-                raw_path: String::new(),
-                raw_query: raw_query.to_owned(),
+                raw_path: Cow::Borrowed(""),
+                raw_query: Cow::Borrowed(raw_query),
             });
         }
         return Err("invalid URI for request");
@@ -250,8 +260,8 @@ fn parse_request_target(method: &str, target: &str) -> Result<Target, &'static s
         }
     }
     Ok(Target {
-        raw_path: path.to_owned(),
-        raw_query: raw_query.to_owned(),
+        raw_path: Cow::Borrowed(path),
+        raw_query: Cow::Borrowed(raw_query),
     })
 }
 
@@ -340,6 +350,26 @@ fn is_token(method: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// Why a percent-encoded component does not decode.
+enum Unescape {
+    /// A `%` without two hex digits.
+    BadEscape,
+    /// The decoded bytes are not UTF-8.
+    NotUtf8,
+}
+
+/// Go's `url.unescape` of a path or (`plus_is_space`) query component, as text; borrowed when
+/// nothing in it needs decoding, as in nearly every request.
+fn unescape(s: &str, plus_is_space: bool) -> Result<Cow<'_, str>, Unescape> {
+    if !s.bytes().any(|b| b == b'%' || (plus_is_space && b == b'+')) {
+        return Ok(Cow::Borrowed(s));
+    }
+    let bytes = percent_decode(s.as_bytes(), plus_is_space).ok_or(Unescape::BadEscape)?;
+    String::from_utf8(bytes)
+        .map(Cow::Owned)
+        .map_err(|_| Unescape::NotUtf8)
+}
+
 /// Go's `url.unescape`: `%XX` with two hex digits; `plus_is_space` for query components.
 fn percent_decode(input: &[u8], plus_is_space: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len());
@@ -372,6 +402,34 @@ fn hex_value(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
+}
+
+/// Whether gorilla mux's `cleanPath` leaves `path` as it is (see [`clean_path`]): rooted, and
+/// no empty, `.` or `..` element anywhere but a final empty one (a trailing slash).
+fn is_clean(path: &str) -> bool {
+    let Some(mut rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    loop {
+        let (segment, next) = match split_at_byte(rest, b'/') {
+            Some((segment, next)) => (segment, Some(next)),
+            None => (rest, None),
+        };
+        if segment == "." || segment == ".." || (segment.is_empty() && next.is_some()) {
+            return false;
+        }
+        match next {
+            Some(next) => rest = next,
+            None => return true,
+        }
+    }
+}
+
+/// `s` around the first `byte` (ASCII), without it. A plain byte loop: the strings here are
+/// short, where it beats the general `char` searcher.
+fn split_at_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = s.bytes().position(|b| b == byte)?;
+    Some((&s[..at], &s[at + 1..]))
 }
 
 /// gorilla mux's `cleanPath`: Go's `path.Clean` of the rooted path, trailing slash kept.
@@ -429,18 +487,21 @@ fn go_path_clean_rooted(path: &str) -> String {
 /// because the handler's `ParseForm` then fails or sees less than the plugin would.
 fn parse_query(raw: &str) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
+    if raw.is_empty() {
+        return Ok(pairs);
+    }
     for piece in raw.split('&') {
-        if piece.contains(';') {
+        if piece.bytes().any(|b| b == b';') {
             return Err("invalid semicolon separator in query".to_owned());
         }
         if piece.is_empty() {
             continue;
         }
-        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let decode = |s: &str| {
-            let bytes = percent_decode(s.as_bytes(), true)
-                .ok_or_else(|| format!("invalid URL escape in {s:?}"))?;
-            String::from_utf8(bytes).map_err(|_| format!("{s:?} does not decode to UTF-8"))
+        let (key, value) = split_at_byte(piece, b'=').unwrap_or((piece, ""));
+        let decode = |s: &str| match unescape(s, true) {
+            Ok(text) => Ok(text.into_owned()),
+            Err(Unescape::BadEscape) => Err(format!("invalid URL escape in {s:?}")),
+            Err(Unescape::NotUtf8) => Err(format!("{s:?} does not decode to UTF-8")),
         };
         pairs.push((decode(key)?, decode(value)?));
     }
@@ -482,9 +543,6 @@ fn go_atoi(s: &str) -> i64 {
         Err(_) => i64::MAX,
     }
 }
-
-/// The name the version prefix's variable has in dockerd (`/v{version:[0-9.]+}`).
-const VERSION_PARAM: &str = "version";
 
 /// dockerd's route table, union of v20.10.24 and HEAD, in registration order (the first
 /// match wins). One route a line: method (`ANY` for no method matcher), moby's template,
@@ -631,8 +689,8 @@ struct RouteSpec {
     template: &'static str,
     /// Literal runs and variables, in order.
     pieces: Vec<Piece>,
-    /// `/v{version}` + the pieces, when dockerd registers that twin too.
-    versioned: Option<Vec<Piece>>,
+    /// dockerd also registers the route under `/v{version:[0-9.]+}`.
+    versioned: bool,
 }
 
 /// A part of a compiled template.
@@ -651,8 +709,6 @@ enum Pattern {
     AnyOrEmpty,
     /// `.+`: anything but a newline, at least one character.
     Any,
-    /// `[0-9.]+`, the version prefix.
-    DigitsAndDots,
 }
 
 impl Pattern {
@@ -661,7 +717,6 @@ impl Pattern {
             "[^/]+" => Some(Pattern::NoSlash),
             ".*" => Some(Pattern::AnyOrEmpty),
             ".+" => Some(Pattern::Any),
-            "[0-9.]+" => Some(Pattern::DigitsAndDots),
             _ => None,
         }
     }
@@ -670,7 +725,6 @@ impl Pattern {
         match self {
             Pattern::NoSlash => c != '/',
             Pattern::AnyOrEmpty | Pattern::Any => c != '\n',
-            Pattern::DigitsAndDots => c.is_ascii_digit() || c == '.',
         }
     }
 
@@ -716,8 +770,54 @@ fn display_template(pieces: &[Piece]) -> String {
         .collect()
 }
 
-static ROUTES: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
-    ROUTE_TABLE
+/// The route table in registration order, with the routes that can match a path indexed by
+/// the path's first segment, so that a path is tried against a handful of routes, not all.
+struct Table {
+    routes: Vec<RouteSpec>,
+    /// For each first segment some template fixes (`containers`), the routes that can match
+    /// a path starting with it, in registration order: those with that segment and those
+    /// that fix none. Sorted by [`segment_order`].
+    by_segment: Vec<(&'static str, Vec<usize>)>,
+    /// The routes whose template fixes no first segment (`/{anyroute:.*}`).
+    any_segment: Vec<usize>,
+}
+
+impl Table {
+    /// The routes that can match `path`, in registration order.
+    fn candidates(&self, path: &str) -> &[usize] {
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        let segment = split_at_byte(rest, b'/').map_or(rest, |(segment, _)| segment);
+        match self
+            .by_segment
+            .binary_search_by(|(fixed, _)| segment_order(fixed, segment))
+        {
+            Ok(at) => &self.by_segment[at].1,
+            Err(_) => &self.any_segment,
+        }
+    }
+}
+
+/// Segments by length first: most comparisons then end without looking at the bytes.
+fn segment_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The first path segment every path a template matches starts with, if the template fixes
+/// one (its first literal runs past that segment, or is the whole template).
+fn fixed_first_segment(pieces: &[Piece]) -> Option<&'static str> {
+    let Some(Piece::Literal(literal)) = pieces.first() else {
+        return None;
+    };
+    let rest = literal.strip_prefix('/')?;
+    match rest.find('/') {
+        Some(end) => Some(&rest[..end]),
+        None if pieces.len() == 1 => Some(rest),
+        None => None,
+    }
+}
+
+static ROUTES: LazyLock<Table> = LazyLock::new(|| {
+    let routes: Vec<RouteSpec> = ROUTE_TABLE
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
@@ -728,52 +828,114 @@ static ROUTES: LazyLock<Vec<RouteSpec>> = LazyLock::new(|| {
             };
             let pieces = compile_template(template)
                 .unwrap_or_else(|| panic!("route table template {template:?} does not compile"));
-            let versioned = (fields.next() != Some("unversioned")).then(|| {
-                let prefix = [
-                    Piece::Literal("/v"),
-                    Piece::Var(VERSION_PARAM, Pattern::DigitsAndDots),
-                ];
-                prefix.into_iter().chain(pieces.iter().cloned()).collect()
-            });
             RouteSpec {
                 method: (method != "ANY").then_some(method),
                 template: display_template(&pieces).leak(),
+                versioned: fields.next() != Some("unversioned"),
                 pieces,
-                versioned,
             }
         })
-        .collect()
+        .collect();
+    let segments: Vec<Option<&'static str>> = routes
+        .iter()
+        .map(|route| fixed_first_segment(&route.pieces))
+        .collect();
+    let mut fixed: Vec<&'static str> = segments.iter().flatten().copied().collect();
+    fixed.sort_unstable_by(|a, b| segment_order(a, b));
+    fixed.dedup();
+    let routes_for = |wanted: Option<&str>| -> Vec<usize> {
+        (0..routes.len())
+            .filter(|&i| segments[i].is_none() || segments[i] == wanted)
+            .collect()
+    };
+    Table {
+        by_segment: fixed
+            .iter()
+            .map(|&segment| (segment, routes_for(Some(segment))))
+            .collect(),
+        any_segment: routes_for(None),
+        routes,
+    }
 });
 
-/// The first route dockerd would dispatch `method` `path` to, with its captures.
-fn match_route(
-    method: &str,
-    path: &str,
-) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
-    for spec in ROUTES.iter() {
+/// A matched route: the version prefix, the path without it, and the template's captures,
+/// all borrowed from the decoded path.
+struct Found<'p> {
+    spec: &'static RouteSpec,
+    version: Option<&'p str>,
+    path: &'p str,
+    captures: Vec<(&'static str, &'p str)>,
+}
+
+/// `/v{version:[0-9.]+}` at the start of `path`: the version and the rest. Every template
+/// starts with `/`, which `[0-9.]` never matches, so the version is the whole run of digits
+/// and dots and the rest must start with `/`: no other split can match.
+fn split_version(path: &str) -> Option<(&str, &str)> {
+    let after = path.strip_prefix("/v")?;
+    let len = after
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    (len > 0 && after[len..].starts_with('/')).then(|| (&after[..len], &after[len..]))
+}
+
+/// The first route dockerd would dispatch `method` `path` to, with its captures. Each route
+/// is tried with its version prefix first, then without, as dockerd registers them.
+fn match_route<'p>(method: &str, path: &'p str) -> Option<Found<'p>> {
+    let table = &*ROUTES;
+    let versioned = split_version(path);
+    let with_version = versioned.map_or(&[][..], |(_, rest)| table.candidates(rest));
+    let mut with_version = with_version.iter().copied().peekable();
+    let mut plain = table.candidates(path).iter().copied().peekable();
+    // Both lists are in registration order: walk them together so the first route wins.
+    loop {
+        let next = match (with_version.peek(), plain.peek()) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => return None,
+        };
+        let try_versioned = with_version.next_if_eq(&next).is_some();
+        let try_plain = plain.next_if_eq(&next).is_some();
+        let spec = &table.routes[next];
         if spec.method.is_some_and(|m| m != method) {
             continue;
         }
-        if let Some(pieces) = &spec.versioned {
-            if let Some(captures) = match_pieces(pieces, path) {
-                return Some((spec, captures));
+        if let (true, true, Some((version, rest))) = (try_versioned, spec.versioned, versioned) {
+            if let Some(captures) = match_pieces(&spec.pieces, rest) {
+                return Some(Found {
+                    spec,
+                    version: Some(version),
+                    path: rest,
+                    captures,
+                });
             }
         }
-        if let Some(captures) = match_pieces(&spec.pieces, path) {
-            return Some((spec, captures));
+        if try_plain {
+            if let Some(captures) = match_pieces(&spec.pieces, path) {
+                return Some(Found {
+                    spec,
+                    version: None,
+                    path,
+                    captures,
+                });
+            }
         }
     }
-    None
 }
 
 /// Anchored match with Go's leftmost-first preference: each variable takes the longest run
 /// that lets the rest match.
-fn match_pieces(pieces: &[Piece], text: &str) -> Option<Vec<(&'static str, String)>> {
+fn match_pieces<'t>(pieces: &[Piece], text: &'t str) -> Option<Vec<(&'static str, &'t str)>> {
     let mut captures = Vec::new();
     match_from(pieces, text, &mut captures).then_some(captures)
 }
 
-fn match_from(pieces: &[Piece], text: &str, captures: &mut Vec<(&'static str, String)>) -> bool {
+fn match_from<'t>(
+    pieces: &[Piece],
+    text: &'t str,
+    captures: &mut Vec<(&'static str, &'t str)>,
+) -> bool {
     let Some((first, rest)) = pieces.split_first() else {
         return text.is_empty();
     };
@@ -803,7 +965,7 @@ fn match_from(pieces: &[Piece], text: &str, captures: &mut Vec<(&'static str, St
                         continue;
                     }
                 }
-                captures.push((name, text[..end].to_owned()));
+                captures.push((name, &text[..end]));
                 if match_from(rest, &text[end..], captures) {
                     return true;
                 }
@@ -820,8 +982,36 @@ mod tests {
 
     #[test]
     fn every_route_table_line_compiles() {
-        assert!(ROUTES.len() > 100);
-        assert!(ROUTES.iter().all(|r| !r.pieces.is_empty()));
+        assert!(ROUTES.routes.len() > 100);
+        assert!(ROUTES.routes.iter().all(|r| !r.pieces.is_empty()));
+    }
+
+    /// [`split_version`] relies on it: a version prefix can then end only before a `/`.
+    #[test]
+    fn every_template_starts_with_a_slash() {
+        for route in &ROUTES.routes {
+            assert!(
+                matches!(route.pieces.first(), Some(Piece::Literal(l)) if l.starts_with('/')),
+                "{}",
+                route.template
+            );
+        }
+    }
+
+    #[test]
+    fn a_path_is_tried_only_against_routes_that_can_match_its_first_segment() {
+        let candidates = ROUTES.candidates("/containers/create");
+        assert!(candidates.len() < 40, "{}", candidates.len());
+        assert!(candidates
+            .iter()
+            .any(|&i| ROUTES.routes[i].template == "/containers/create"));
+        // The catch-all OPTIONS route can match any path, known segment or not.
+        let anyroute = |list: &[usize]| {
+            list.iter()
+                .any(|&i| ROUTES.routes[i].template == "/{anyroute}")
+        };
+        assert!(anyroute(candidates));
+        assert!(anyroute(ROUTES.candidates("/no-such-segment/x")));
     }
 
     #[test]
@@ -840,6 +1030,24 @@ mod tests {
             ("/a/..b", "/a/..b"),
         ] {
             assert_eq!(clean_path(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn clean_check_agrees_with_cleaning_on_every_short_path() {
+        // Every string of up to seven bytes over the characters that cleaning looks at.
+        let mut paths = vec![String::new()];
+        for _ in 0..7 {
+            let longer: Vec<String> = paths
+                .iter()
+                .filter(|p| p.len() == paths.last().map_or(0, String::len))
+                .flat_map(|p| ["/", ".", "a"].map(|c| format!("{p}{c}")))
+                .collect();
+            paths.extend(longer);
+        }
+        assert!(paths.len() > 3000);
+        for path in &paths {
+            assert_eq!(is_clean(path), clean_path(path) == *path, "{path:?}");
         }
     }
 

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::go::{decode_into, GoValue, StructTy, Ty};
-use super::json::{tokenize, Tape, Trailing};
+use super::go::{decode, GoValue, StructTy, Ty};
+use super::json::Trailing;
 use super::model::*;
 use super::schema::{self, wrapper};
 use super::{BodyError, Canonical};
@@ -27,14 +27,6 @@ static REPLY_TY: Ty = Ty::Struct(&schema::AUTHZ_RESPONSE);
 static MANIFEST_TY: Ty = Ty::Struct(&schema::PLUGIN_MANIFEST);
 static PLUGIN_ERROR_TY: Ty = Ty::Struct(&schema::PLUGIN_ERROR);
 
-/// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`, on the body's token tape
-/// (the tokeniser already did the decoder's syntax check); the value borrows from the tape.
-fn decode_go<'t>(tape: &'t Tape<'t>, ty: &'static Ty) -> Result<GoValue<'t>, BodyError> {
-    let mut value = GoValue::zero(ty);
-    decode_into(tape, ty, &mut value)?;
-    Ok(value)
-}
-
 /// A struct value (or nothing, for a nil pointer) seen through its Go type.
 #[derive(Clone, Copy)]
 struct View<'a> {
@@ -51,14 +43,21 @@ impl<'a> View<'a> {
     }
 
     /// A field by JSON name, promoted fields included; `None` through a nil pointer.
+    ///
+    /// Panics when the schema does not declare the field as read: its value was never
+    /// stored, and answering with a zero value would let a policy check nothing.
     fn get(&self, name: &str) -> Option<&'a GoValue<'a>> {
         let field = self.st.field_named(name)?;
+        assert!(
+            field.read,
+            "{name} is read by the model but not Field::read in schema.rs"
+        );
         let mut current = self.value?;
-        for &index in &field.path {
+        for &slot in &field.slots {
             let GoValue::Struct(fields) = current.deref()? else {
                 return None;
             };
-            current = fields.get(index)?;
+            current = fields.get(slot)?;
         }
         Some(current)
     }
@@ -98,17 +97,25 @@ impl<'a> View<'a> {
     }
 }
 
+/// The wrapper's declared field `index` (embedded ones have no name to look up).
+fn wrapper_field<'a>(fields: &'a [GoValue<'a>], index: usize) -> Option<&'a GoValue<'a>> {
+    fields.get(schema::CONTAINER_CONFIG_WRAPPER.slot_of(index)?)
+}
+
 /// Decodes a `ContainerConfigWrapper` body and applies `getHostConfig()`.
-fn decode_wrapper<'t>(tape: &'t Tape<'t>) -> Result<(GoValue<'t>, Option<HostConfig>), BodyError> {
-    let w = decode_go(tape, &WRAPPER_TY)?;
+fn decode_wrapper(body: &[u8]) -> Result<(GoValue<'_>, Option<HostConfig>), BodyError> {
+    let w = decode(body, &WRAPPER_TY, Trailing::Refuse)?;
     let GoValue::Struct(fields) = &w else {
         return Ok((w.clone(), None));
     };
     let embedded = View::new(
-        fields.get(wrapper::EMBEDDED_HOST_CONFIG),
+        wrapper_field(fields, wrapper::EMBEDDED_HOST_CONFIG),
         &schema::HOST_CONFIG,
     );
-    let inner = View::new(fields.get(wrapper::INNER_HOST_CONFIG), &schema::HOST_CONFIG);
+    let inner = View::new(
+        wrapper_field(fields, wrapper::INNER_HOST_CONFIG),
+        &schema::HOST_CONFIG,
+    );
     let effective = match (embedded.is_present(), inner.is_present()) {
         (_, true) => {
             let mut hc = host_config(inner);
@@ -227,12 +234,11 @@ fn mount(m: View<'_>) -> Mount {
 impl Canonical for ContainerCreate {
     /// `POST /containers/create`: `decodeContainerConfig` of 20.10 (wrapper, `getHostConfig`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let (w, host_config) = decode_wrapper(&tape)?;
+        let (w, host_config) = decode_wrapper(body)?;
         let top = View::new(Some(&w), &schema::CONTAINER_CONFIG_WRAPPER);
         let config = View::new(
             match &w {
-                GoValue::Struct(fields) => fields.get(wrapper::CONFIG),
+                GoValue::Struct(fields) => wrapper_field(fields, wrapper::CONFIG),
                 _ => None,
             },
             &schema::CONFIG,
@@ -260,16 +266,14 @@ impl Canonical for HostConfig {
     /// which decodes the same wrapper as create and applies `getHostConfig`. No HostConfig at
     /// all reads as the zero HostConfig.
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        Ok(decode_wrapper(&tape)?.1.unwrap_or_default())
+        Ok(decode_wrapper(body)?.1.unwrap_or_default())
     }
 }
 
 impl Canonical for ExecCreate {
     /// `POST /containers/{id}/exec` (`types.ExecConfig`; `Cmd` is a plain `[]string`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &EXEC_TY)?;
+        let v = decode(body, &EXEC_TY, Trailing::Refuse)?;
         let e = View::new(Some(&v), &schema::EXEC_CONFIG);
         Ok(ExecCreate {
             user: e.str("User"),
@@ -284,8 +288,7 @@ impl Canonical for ExecCreate {
 impl Canonical for VolumeCreate {
     /// `POST /volumes/create` (`volume.VolumeCreateBody`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &VOLUME_TY)?;
+        let v = decode(body, &VOLUME_TY, Trailing::Refuse)?;
         let c = View::new(Some(&v), &schema::VOLUME_CREATE);
         Ok(VolumeCreate {
             name: c.str("Name"),
@@ -299,8 +302,7 @@ impl Canonical for VolumeCreate {
 impl Canonical for NetworkCreate {
     /// `POST /networks/create` (`types.NetworkCreateRequest`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &NETWORK_TY)?;
+        let v = decode(body, &NETWORK_TY, Trailing::Refuse)?;
         let c = View::new(Some(&v), &schema::NETWORK_CREATE_REQUEST);
         Ok(NetworkCreate {
             name: c.str("Name"),
@@ -313,8 +315,7 @@ impl Canonical for NetworkCreate {
 impl Canonical for ContainerUpdate {
     /// `POST /containers/{id}/update` (`container.UpdateConfig`, `Resources` embedded).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &UPDATE_TY)?;
+        let v = decode(body, &UPDATE_TY, Trailing::Refuse)?;
         let u = View::new(Some(&v), &schema::UPDATE_CONFIG);
         Ok(ContainerUpdate {
             devices: devices(u),
@@ -328,8 +329,7 @@ impl Canonical for ContainerUpdate {
 impl Canonical for ServiceSpec {
     /// `POST /services/create` and `/services/{id}/update` (`swarm.ServiceSpec`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &SERVICE_TY)?;
+        let v = decode(body, &SERVICE_TY, Trailing::Refuse)?;
         let s = View::new(Some(&v), &schema::SERVICE_SPEC);
         let task = s.child("TaskTemplate", &schema::TASK_SPEC);
         let spec = task.child("ContainerSpec", &schema::CONTAINER_SPEC);
@@ -372,8 +372,7 @@ impl Canonical for ServiceSpec {
 impl Canonical for Vec<PluginPrivilege> {
     /// `POST /plugins/pull` and `/plugins/{name}/upgrade` (`types.PluginPrivileges`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &PRIVILEGES_TY)?;
+        let v = decode(body, &PRIVILEGES_TY, Trailing::Refuse)?;
         Ok(v.elements()
             .iter()
             .map(|p| {
@@ -391,8 +390,7 @@ impl Canonical for Vec<PluginPrivilege> {
 impl Canonical for PluginSettings {
     /// `POST /plugins/{name}/set` (`[]string`).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &SETTINGS_TY)?;
+        let v = decode(body, &SETTINGS_TY, Trailing::Refuse)?;
         Ok(PluginSettings(v.as_strings()))
     }
 }
@@ -402,8 +400,7 @@ impl Canonical for AuthzReply {
     /// `authorization.Response` (Go key rules, a missing `Allow` is false, whatever follows
     /// the value is never read).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Ignore)?;
-        let v = decode_go(&tape, &REPLY_TY)?;
+        let v = decode(body, &REPLY_TY, Trailing::Ignore)?;
         let r = View::new(Some(&v), &schema::AUTHZ_RESPONSE);
         Ok(AuthzReply {
             allow: r.bool("Allow"),
@@ -418,8 +415,7 @@ impl Canonical for ActivateManifest {
     /// `Decoder.Decode` into `plugins.Manifest` (Go key rules, so `implementſ` counts; `null`
     /// is an empty manifest; whatever follows the value is never read).
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Ignore)?;
-        let v = decode_go(&tape, &MANIFEST_TY)?;
+        let v = decode(body, &MANIFEST_TY, Trailing::Ignore)?;
         let m = View::new(Some(&v), &schema::PLUGIN_MANIFEST);
         Ok(ActivateManifest {
             implements: m.strings("Implements"),
@@ -431,8 +427,7 @@ impl Canonical for PluginErrorBody {
     /// A plugin's non-200 answer as `callWithRetry` reads it: `json.Unmarshal` into
     /// `struct{ Err string }`, so the body must be one JSON value and nothing more.
     fn from_body(body: &[u8]) -> Result<Self, BodyError> {
-        let tape = tokenize(body, Trailing::Refuse)?;
-        let v = decode_go(&tape, &PLUGIN_ERROR_TY)?;
+        let v = decode(body, &PLUGIN_ERROR_TY, Trailing::Refuse)?;
         let e = View::new(Some(&v), &schema::PLUGIN_ERROR);
         Ok(PluginErrorBody { err: e.str("Err") })
     }

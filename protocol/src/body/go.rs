@@ -6,13 +6,15 @@
 //! a slice reuses its old backing array, so a shorter array followed by a longer one revives
 //! stale elements; embedded pointers are allocated as soon as one of their keys appears).
 //! The Go types themselves are data ([`Ty`], see `schema.rs`); the model is read out of the
-//! resulting [`GoValue`] afterwards.
+//! resulting [`GoValue`] afterwards. Only fields the model reads are stored: the others get
+//! Go's type check and nothing else (a type error anywhere still refuses the body), so a body
+//! is decoded in one pass without building what nobody reads.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use super::json::{Tape, Token};
+use super::json::{Failure, Literal, Reader, Trailing};
 use super::BodyError;
 
 /// A Go type, as far as JSON decoding can tell types apart.
@@ -44,6 +46,19 @@ pub(crate) enum Ty {
     Raw,
 }
 
+impl Ty {
+    /// Whether a value of this type keeps nothing the model could read: a struct without
+    /// [`Field::read`] fields, a pointer to one, or [`Ty::Raw`].
+    fn stores_nothing(&'static self) -> bool {
+        match self {
+            Ty::Struct(st) => st.layout().stored.is_empty(),
+            Ty::Ptr(inner) => inner.stores_nothing(),
+            Ty::Raw => true,
+            _ => false,
+        }
+    }
+}
+
 /// A Go struct type: its fields in declaration order.
 #[derive(Debug)]
 pub(crate) struct StructTy {
@@ -54,40 +69,116 @@ pub(crate) struct StructTy {
     layout: OnceLock<Layout>,
 }
 
-/// A struct's JSON-visible fields with tables that find one by key in O(1).
+/// A struct's JSON-visible fields with a table that finds one by key cheaply.
 #[derive(Debug)]
 struct Layout {
     /// The fields, in Go's `typeFields` order.
     flat: Vec<FlatField>,
-    /// Index into `flat` by exact name.
-    exact: FieldMap<&'static str>,
-    /// Index into `flat` by folded name ([`fold_key`]); the first field wins, as in Go.
-    folded: FieldMap<Box<[u8]>>,
+    /// Open addressing over the names: `(name, index into flat)` at the [`home`] of the name
+    /// or at the next vacant place after it (vacant places have an empty name). At most half
+    /// full, so every probe soon ends.
+    table: Box<[(&'static str, usize)]>,
+    /// The types of the stored fields ([`Field::read`]), by slot.
+    stored: Vec<&'static Ty>,
 }
 
-/// A map over the fixed field names of one struct. Its keys are ours and never change after
-/// the table is built, so a key chosen by a client cannot make it degrade; FNV-1a is enough.
-type FieldMap<K> = HashMap<K, usize, BuildHasherDefault<Fnv1a>>;
-
-/// The FNV-1a hash, 64 bits.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Fnv1a {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
+/// Where a name, or a key folded by [`fold_key`], starts its probe in a table of `mask + 1`
+/// places. Keys that fold to a name start where it does: only the length and bytes with bit
+/// 0x20 set go in, and ASCII case differs in that bit alone. The names are ours and fixed,
+/// so a client's key can at worst be compared with the few names of one run.
+fn home(name: &[u8], mask: usize) -> usize {
+    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+        return 0;
+    };
+    let middle = name[name.len() / 2];
+    let mixed = name.len() as u64
+        | u64::from(first | 0x20) << 8
+        | u64::from(middle | 0x20) << 16
+        | u64::from(last | 0x20) << 24;
+    (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask
 }
 
-impl Hasher for Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+impl Layout {
+    fn new(st: &'static StructTy, flat: Vec<FlatField>) -> Layout {
+        let mut table = vec![("", 0); (flat.len() * 2).next_power_of_two()].into_boxed_slice();
+        let mask = table.len() - 1;
+        for (index, field) in flat.iter().enumerate() {
+            let mut at = home(field.name.as_bytes(), mask);
+            while !table[at].0.is_empty() {
+                at = (at + 1) & mask;
+            }
+            table[at] = (field.name, index);
+        }
+        let stored = st.fields.iter().filter(|f| f.read).map(|f| &f.ty).collect();
+        Layout {
+            flat,
+            table,
+            stored,
         }
     }
 
-    fn finish(&self) -> u64 {
-        self.0
+    /// `(name, index into flat)` of every field whose name may match `folded` (a key, or a
+    /// key folded by [`fold_key`]): the run of occupied places from its home.
+    fn candidates<'l>(&'l self, folded: &[u8]) -> impl Iterator<Item = (&'static str, usize)> + 'l {
+        let mask = self.table.len() - 1;
+        let mut at = home(folded, mask);
+        std::iter::from_fn(move || {
+            let entry = self.table[at];
+            at = (at + 1) & mask;
+            (!entry.0.is_empty()).then_some(entry)
+        })
     }
+
+    /// The index in `flat` of the field named exactly `name`.
+    fn exact(&self, name: &[u8]) -> Option<usize> {
+        self.candidates(name)
+            .find(|(candidate, _)| same_bytes(candidate.as_bytes(), name))
+            .map(|(_, index)| index)
+    }
+
+    /// The index in `flat` of the first field whose name folds to `folded`.
+    fn first_folded(&self, folded: &[u8]) -> Option<usize> {
+        self.candidates(folded)
+            .filter(|(candidate, _)| candidate.as_bytes().eq_ignore_ascii_case(folded))
+            .map(|(_, index)| index)
+            .min()
+    }
+
+    /// The field `key` decodes into, as Go's `object()` picks it, as an index in `flat`: the
+    /// field with exactly that name, else the first whose name folds to the key (see
+    /// [`fold_key`]).
+    fn index_for_key(&self, key: &str) -> Option<usize> {
+        // An exact match wins whatever comes before it; it is also what real clients send.
+        if let Some(exact) = self.exact(key.as_bytes()) {
+            return Some(exact);
+        }
+        if key.is_ascii() {
+            return self.first_folded(key.as_bytes());
+        }
+        // Field names are ASCII, and only Kelvin and long s fold to ASCII.
+        let mut buf = [0u8; MAX_FOLDED_KEY];
+        self.first_folded(fold_key(key, &mut buf)?)
+    }
+}
+
+/// `a == b` for a field name and a key, without a library call for names of up to 16 bytes
+/// (all of ours but a few): two overlapping 8-byte words cover them.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let last = a.len() - 8;
+    word(a, 0) == word(b, 0)
+        && word(a, last) == word(b, last)
+        && (a.len() <= 16 || a[8..last] == b[8..last])
 }
 
 /// The longest field name of any schema struct is shorter than this; a longer key cannot
@@ -103,22 +194,39 @@ pub(crate) struct Field {
     pub ty: Ty,
     /// An embedded (anonymous, untagged) struct or pointer-to-struct: its fields are promoted.
     pub embedded: bool,
+    /// The model reads the field, so its value is stored; other fields are type-checked only.
+    pub read: bool,
 }
 
 impl Field {
-    pub(crate) const fn new(name: &'static str, ty: Ty) -> Field {
+    /// A field the model reads.
+    pub(crate) const fn read(name: &'static str, ty: Ty) -> Field {
         Field {
             name,
             ty,
             embedded: false,
+            read: true,
         }
     }
 
+    /// A field no policy reads: dockerd still refuses a body whose value has the wrong type.
+    pub(crate) const fn checked(name: &'static str, ty: Ty) -> Field {
+        Field {
+            name,
+            ty,
+            embedded: false,
+            read: false,
+        }
+    }
+
+    /// An embedded struct (or pointer to one), whose fields are promoted; always stored,
+    /// because Go allocates an embedded pointer as soon as any promoted key appears.
     pub(crate) const fn embedded(name: &'static str, ty: Ty) -> Field {
         Field {
             name,
             ty,
             embedded: true,
+            read: true,
         }
     }
 }
@@ -129,6 +237,11 @@ pub(crate) struct FlatField {
     pub name: &'static str,
     pub ty: &'static Ty,
     pub path: Vec<usize>,
+    /// Where the value is stored: the slot ([`StructTy::slot_of`]) of each step of `path`;
+    /// one short of `path` when the field is not read.
+    pub slots: Vec<usize>,
+    /// Whether the value is stored ([`Field::read`]).
+    pub read: bool,
 }
 
 impl StructTy {
@@ -137,6 +250,15 @@ impl StructTy {
             fields,
             layout: OnceLock::new(),
         }
+    }
+
+    /// Where a struct value stores its declared field `index`: only read fields (and
+    /// embedded ones) have a slot, in declaration order.
+    pub(crate) fn slot_of(&self, index: usize) -> Option<usize> {
+        let field = self.fields.get(index)?;
+        field
+            .read
+            .then(|| self.fields[..index].iter().filter(|f| f.read).count())
     }
 
     /// Go's `typeFields`: promoted fields of embedded structs, the shallowest name winning;
@@ -148,46 +270,40 @@ impl StructTy {
 
     /// The field a JSON key decodes into, as Go's `object()` picks it: the field with
     /// exactly that name, else the first whose name folds to the key (see [`fold_key`]).
+    #[cfg(test)]
     pub(crate) fn field_for_key(&'static self, key: &str) -> Option<&'static FlatField> {
         let layout = self.layout();
-        let index = match layout.exact.get(key) {
-            Some(&index) => index,
-            None => {
-                let mut buf = [0u8; MAX_FOLDED_KEY];
-                let folded = fold_key(key, &mut buf)?;
-                *layout.folded.get(folded)?
-            }
+        layout.flat.get(layout.index_for_key(key)?)
+    }
+
+    /// The field `key` decodes into ([`Layout::index_for_key`]), for the keys of one object
+    /// in turn. Clients write the
+    /// fields of a struct in declaration order, so the field after the previous key's is
+    /// checked first (`next`, updated); an exact name is Go's choice whatever precedes it.
+    fn member(&'static self, key: &str, next: &mut usize) -> Option<&'static FlatField> {
+        let layout = self.layout();
+        let index = match layout.flat.get(*next) {
+            Some(field) if same_bytes(field.name.as_bytes(), key.as_bytes()) => *next,
+            _ => layout.index_for_key(key)?,
         };
+        *next = index + 1;
         layout.flat.get(index)
     }
 
     /// The field with exactly this JSON name, promoted fields included.
     pub(crate) fn field_named(&'static self, name: &str) -> Option<&'static FlatField> {
         let layout = self.layout();
-        layout.flat.get(*layout.exact.get(name)?)
+        layout.flat.get(layout.exact(name.as_bytes())?)
     }
 
     fn layout(&'static self) -> &'static Layout {
-        self.layout.get_or_init(|| {
-            let flat = self.collect_flat_fields();
-            let mut exact = FieldMap::default();
-            let mut folded = FieldMap::default();
-            for (index, field) in flat.iter().enumerate() {
-                exact.insert(field.name, index);
-                let lower: Box<[u8]> = field.name.to_ascii_lowercase().into_bytes().into();
-                folded.entry(lower).or_insert(index);
-            }
-            Layout {
-                flat,
-                exact,
-                folded,
-            }
-        })
+        self.layout
+            .get_or_init(|| Layout::new(self, self.collect_flat_fields()))
     }
 
     fn collect_flat_fields(&'static self) -> Vec<FlatField> {
         let mut all: Vec<(FlatField, usize)> = Vec::new();
-        collect_fields(self, &mut Vec::new(), &mut all);
+        collect_fields(self, &mut Vec::new(), &mut Vec::new(), &mut all);
         let mut out = Vec::new();
         for (field, depth) in &all {
             let min = all
@@ -208,8 +324,16 @@ impl StructTy {
     }
 }
 
-fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(FlatField, usize)>) {
+fn collect_fields(
+    st: &'static StructTy,
+    path: &mut Vec<usize>,
+    slots: &mut Vec<usize>,
+    out: &mut Vec<(FlatField, usize)>,
+) {
+    let mut next_slot = 0;
     for (i, field) in st.fields.iter().enumerate() {
+        let slot = field.read.then_some(next_slot);
+        next_slot += usize::from(field.read);
         path.push(i);
         let inner = match (&field.ty, field.embedded) {
             (Ty::Struct(s), true) => Some(*s),
@@ -217,12 +341,19 @@ fn collect_fields(st: &'static StructTy, path: &mut Vec<usize>, out: &mut Vec<(F
             _ => None,
         };
         match inner {
-            Some(s) => collect_fields(s, path, out),
+            Some(s) => {
+                // Embedded fields are always stored.
+                slots.extend(slot);
+                collect_fields(s, path, slots, out);
+                slots.truncate(path.len() - 1);
+            }
             None => out.push((
                 FlatField {
                     name: field.name,
                     ty: &field.ty,
                     path: path.clone(),
+                    slots: slots.iter().copied().chain(slot).collect(),
+                    read: field.read,
                 },
                 path.len() - 1,
             )),
@@ -279,14 +410,13 @@ pub(crate) fn go_fold_eq(name: &str, key: &str) -> bool {
 }
 
 /// A Go value of some [`Ty`], with Go's distinctions (nil vs empty, slice capacity).
-/// Strings and map keys borrow from the token tape (`'t`): nothing is copied until the model
-/// is read out.
+/// Strings and map keys borrow from the body unless unquoting changed them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum GoValue<'t> {
     Bool(bool),
     Int(i64),
     Uint(u64),
-    Str(&'t str),
+    Str(Cow<'t, str>),
     /// A pointer: `None` is nil.
     Ptr(Option<Box<GoValue<'t>>>),
     /// A slice: `backing` is the whole backing array (its length is the capacity), the
@@ -298,27 +428,32 @@ pub(crate) enum GoValue<'t> {
     },
     Array(Vec<GoValue<'t>>),
     /// A map: `None` is nil.
-    Map(Option<BTreeMap<&'t str, GoValue<'t>>>),
+    Map(Option<BTreeMap<Cow<'t, str>, GoValue<'t>>>),
+    /// A struct's stored fields, by slot ([`StructTy::slot_of`]).
     Struct(Vec<GoValue<'t>>),
     /// Nothing kept (see [`Ty::Raw`]).
     Raw,
 }
 
 impl<'t> GoValue<'t> {
-    /// Go's zero value of `ty`.
+    /// Go's zero value of `ty` (as far as it is stored).
     pub(crate) fn zero(ty: &Ty) -> GoValue<'t> {
         match ty {
             Ty::Bool => GoValue::Bool(false),
             Ty::Int(_) => GoValue::Int(0),
             Ty::Uint(_) => GoValue::Uint(0),
-            Ty::Str => GoValue::Str(""),
+            Ty::Str => GoValue::Str(Cow::Borrowed("")),
             Ty::Ptr(_) => GoValue::Ptr(None),
             Ty::Slice(_) | Ty::StrSlice => GoValue::nil_slice(),
             Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
             Ty::Map(_) => GoValue::Map(None),
-            Ty::Struct(st) => {
-                GoValue::Struct(st.fields.iter().map(|f| GoValue::zero(&f.ty)).collect())
-            }
+            Ty::Struct(st) => GoValue::Struct(
+                st.layout()
+                    .stored
+                    .iter()
+                    .map(|ty| GoValue::zero(ty))
+                    .collect(),
+            ),
             Ty::Raw => GoValue::Raw,
         }
     }
@@ -332,235 +467,288 @@ impl<'t> GoValue<'t> {
     }
 }
 
-/// Decodes the tape's value into `target` (a value of `ty`) as Go's `Decoder.Decode` would.
+/// `json.NewDecoder(body).Decode(&v)` for a zero `v` of type `ty`: the value Go ends up with
+/// (its stored fields), or why dockerd refuses the body.
 ///
-/// Go keeps decoding after a type mismatch and reports the first one at the end; an error
-/// from a custom `UnmarshalJSON` stops at once. Either way the daemon refuses the request,
-/// so both come back as an error here.
-pub(crate) fn decode_into<'t>(
-    tape: &'t Tape<'t>,
+/// Go checks the syntax of the whole value first, keeps decoding after a type mismatch and
+/// reports the first one at the end, and stops at once on an error from a custom
+/// `UnmarshalJSON`. This one pass reads on after either kind of type error, so that a later
+/// syntax error still wins, and then reports the custom error ahead of a mismatch.
+pub(crate) fn decode<'t>(
+    body: &'t [u8],
     ty: &'static Ty,
-    target: &mut GoValue<'t>,
-) -> Result<(), BodyError> {
+    trailing: Trailing,
+) -> Result<GoValue<'t>, BodyError> {
+    let mut value = GoValue::zero(ty);
     let mut decoder = Decoder {
-        tape,
+        reader: Reader::new(body),
         first_error: None,
-        path: Vec::with_capacity(8),
+        unmarshaler_error: None,
+        path: Vec::new(),
     };
-    decoder.value(ty, target, 0)?;
-    match decoder.first_error {
+    decoder
+        .document(ty, &mut value, trailing)
+        .map_err(|failure| *failure)?;
+    match decoder.unmarshaler_error.or(decoder.first_error) {
         Some(err) => Err(err),
-        None => Ok(()),
+        None => Ok(value),
     }
 }
 
 struct Decoder<'t> {
-    tape: &'t Tape<'t>,
+    reader: Reader<'t>,
+    /// The first type mismatch (Go's `saveError`).
     first_error: Option<BodyError>,
+    /// The first error of a custom `UnmarshalJSON`, where Go stops decoding.
+    unmarshaler_error: Option<BodyError>,
     /// Field names from the root, for error messages.
     path: Vec<&'static str>,
 }
 
 impl<'t> Decoder<'t> {
+    fn wrong_type(&self, expected: &'static str) -> BodyError {
+        BodyError::WrongType {
+            field: self.path.join("."),
+            expected,
+        }
+    }
+
     fn save_type_error(&mut self, expected: &'static str) {
         if self.first_error.is_none() {
-            self.first_error = Some(BodyError::WrongType {
-                field: self.path.join("."),
-                expected,
-            });
+            self.first_error = Some(self.wrong_type(expected));
         }
     }
 
-    fn value(&mut self, ty: &'static Ty, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
-        if matches!(ty, Ty::Raw) {
-            return Ok(());
-        }
-        let tape: &'t Tape<'t> = self.tape;
-        let token = &tape.tokens[at];
-        if let Ty::StrSlice = ty {
-            return self.str_slice(v, at);
-        }
-        // Go's `indirect`: a null stops at the pointer (and sets it to nil); anything else
-        // allocates a nil pointer and decodes into what it points at (merging into an
-        // existing pointee).
-        if let Ty::Ptr(inner) = ty {
-            if matches!(token, Token::Null) {
-                *v = GoValue::Ptr(None);
-                return Ok(());
-            }
-            if !matches!(v, GoValue::Ptr(Some(_))) {
-                *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
-            }
-            let GoValue::Ptr(Some(pointee)) = v else {
-                return Ok(());
-            };
-            return self.value(inner, pointee, at);
-        }
-        match token {
-            Token::Null => {
-                if matches!(ty, Ty::Slice(_)) {
-                    *v = GoValue::nil_slice();
-                } else if matches!(ty, Ty::Map(_)) {
-                    *v = GoValue::Map(None);
-                }
-                // bool, numbers, strings, structs and arrays keep their value.
-                Ok(())
-            }
-            Token::Bool(b) => {
-                match ty {
-                    Ty::Bool => *v = GoValue::Bool(*b),
-                    _ => self.save_type_error(expected_name(ty)),
-                }
-                Ok(())
-            }
-            Token::Number(text) => {
-                match ty {
-                    Ty::Int(bits) => match parse_go_int(text, *bits) {
-                        Some(n) => *v = GoValue::Int(n),
-                        None => self.save_type_error(expected_name(ty)),
-                    },
-                    Ty::Uint(bits) => match parse_go_uint(text, *bits) {
-                        Some(n) => *v = GoValue::Uint(n),
-                        None => self.save_type_error(expected_name(ty)),
-                    },
-                    _ => self.save_type_error(expected_name(ty)),
-                }
-                Ok(())
-            }
-            Token::String(s) => {
-                match ty {
-                    Ty::Str => *v = GoValue::Str(s.as_ref()),
-                    _ => self.save_type_error(expected_name(ty)),
-                }
-                Ok(())
-            }
-            Token::Array { .. } => match ty {
-                Ty::Slice(elem) => self.slice(elem, v, at),
-                Ty::Array(_, elem) => self.array(elem, v, at),
-                _ => {
-                    self.save_type_error(expected_name(ty));
-                    Ok(())
-                }
-            },
-            Token::Object { .. } => match ty {
-                Ty::Struct(st) => self.object_struct(st, v, at),
-                Ty::Map(elem) => self.object_map(elem, v, at),
-                _ => {
-                    self.save_type_error(expected_name(ty));
-                    Ok(())
-                }
-            },
-        }
-    }
-
-    /// Go's `array()` into a slice: elements decode into the existing backing array (stale
-    /// elements beyond the old length included) and it grows by half, at least to 4.
-    fn slice(
+    /// The whole body: one value and what may follow it.
+    fn document(
         &mut self,
-        elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
-    ) -> Result<(), BodyError> {
-        if !matches!(v, GoValue::Slice { .. }) {
-            *v = GoValue::nil_slice();
-        }
-        let GoValue::Slice { nil, len, backing } = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        let mut count = 0;
-        for (i, element) in tape.elements(at).enumerate() {
-            count = i + 1;
-            if i >= backing.len() {
-                let cap = backing.len();
-                let new_cap = (cap + cap / 2).max(4);
-                backing.truncate(*len);
-                backing.resize_with(new_cap, || GoValue::zero(elem));
-                *nil = false;
+        ty: &'static Ty,
+        value: &mut GoValue<'t>,
+        trailing: Trailing,
+    ) -> Result<(), Failure> {
+        self.reader.start()?;
+        self.value(ty, Some(value))?;
+        self.reader.finish(trailing)
+    }
+
+    /// Decodes the value at the cursor as Go would into `v`, a value of `ty`; without `v`
+    /// the value is only type-checked.
+    fn value(&mut self, ty: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), Failure> {
+        let first = self.reader.value_start()?;
+        match ty {
+            Ty::Raw => return self.reader.skip_value(),
+            Ty::StrSlice => return self.str_slice(v, first),
+            // Go's `indirect`: a null stops at the pointer (and sets it to nil); anything else
+            // allocates a nil pointer and decodes into what it points at (merging into an
+            // existing pointee).
+            Ty::Ptr(inner) => {
+                if first == b'n' {
+                    self.reader.literal()?;
+                    if let Some(v) = v {
+                        *v = GoValue::Ptr(None);
+                    }
+                    return Ok(());
+                }
+                let pointee = v.and_then(|v| {
+                    if !matches!(v, GoValue::Ptr(Some(_))) {
+                        *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
+                    }
+                    match v {
+                        GoValue::Ptr(Some(pointee)) => Some(&mut **pointee),
+                        _ => None,
+                    }
+                });
+                return self.value(inner, pointee);
             }
-            if i >= *len {
-                *len = i + 1;
+            _ => {}
+        }
+        match first {
+            b'n' => {
+                self.reader.literal()?;
+                match (ty, v) {
+                    (Ty::Slice(_), Some(v)) => *v = GoValue::nil_slice(),
+                    (Ty::Map(_), Some(v)) => *v = GoValue::Map(None),
+                    // bool, numbers, strings, structs and arrays keep their value.
+                    _ => {}
+                }
             }
-            self.value(elem, &mut backing[i], element)?;
-        }
-        if count < *len {
-            *len = count;
-        }
-        if count == 0 {
-            *v = GoValue::Slice {
-                nil: false,
-                len: 0,
-                backing: Vec::new(),
-            };
+            b't' | b'f' => {
+                let literal = self.reader.literal()?;
+                match (ty, v) {
+                    (Ty::Bool, Some(v)) => *v = GoValue::Bool(literal == Literal::True),
+                    (Ty::Bool, None) => {}
+                    _ => self.save_type_error(expected_name(ty)),
+                }
+            }
+            b'"' => {
+                let s = self.reader.string()?;
+                match (ty, v) {
+                    (Ty::Str, Some(v)) => *v = GoValue::Str(s),
+                    (Ty::Str, None) => {}
+                    _ => self.save_type_error(expected_name(ty)),
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let text = self.reader.number()?;
+                let number = match ty {
+                    Ty::Int(bits) => parse_go_int(text, *bits).map(GoValue::Int),
+                    Ty::Uint(bits) => parse_go_uint(text, *bits).map(GoValue::Uint),
+                    _ => None,
+                };
+                match (number, v) {
+                    (Some(n), Some(v)) => *v = n,
+                    (Some(_), None) => {}
+                    (None, _) => self.save_type_error(expected_name(ty)),
+                }
+            }
+            b'[' => match ty {
+                Ty::Slice(elem) => self.slice(elem, v)?,
+                Ty::Array(n, elem) => self.array(*n, elem, v)?,
+                _ => {
+                    self.save_type_error(expected_name(ty));
+                    self.reader.skip_value()?;
+                }
+            },
+            b'{' => match ty {
+                Ty::Struct(st) => self.object_struct(st, v)?,
+                Ty::Map(elem) => self.object_map(elem, v)?,
+                _ => {
+                    self.save_type_error(expected_name(ty));
+                    self.reader.skip_value()?;
+                }
+            },
+            _ => return Err(self.reader.invalid_value_start()),
         }
         Ok(())
     }
 
-    /// Go's `array()` into a fixed array: extra elements are skipped, missing ones zeroed.
+    /// Go's `array()` into a slice: elements decode into the existing backing array (stale
+    /// elements beyond the old length included) and it grows by half, at least to 4.
+    fn slice(&mut self, elem: &'static Ty, v: Option<&mut GoValue<'t>>) -> Result<(), Failure> {
+        let mut target = v.map(|v| {
+            if !matches!(v, GoValue::Slice { .. }) {
+                *v = GoValue::nil_slice();
+            }
+            v
+        });
+        let mut count = 0;
+        let mut more = self.reader.enter_array()?;
+        while more {
+            let slot = match target.as_deref_mut() {
+                Some(GoValue::Slice { nil, len, backing }) => {
+                    if count >= backing.len() {
+                        let cap = backing.len();
+                        let new_cap = (cap + cap / 2).max(4);
+                        backing.truncate(*len);
+                        backing.resize_with(new_cap, || GoValue::zero(elem));
+                        *nil = false;
+                    }
+                    if count >= *len {
+                        *len = count + 1;
+                    }
+                    Some(&mut backing[count])
+                }
+                _ => None,
+            };
+            self.value(elem, slot)?;
+            count += 1;
+            more = self.reader.next_element()?;
+        }
+        match target {
+            Some(v) if count == 0 => {
+                *v = GoValue::Slice {
+                    nil: false,
+                    len: 0,
+                    backing: Vec::new(),
+                }
+            }
+            Some(GoValue::Slice { len, .. }) if count < *len => *len = count,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Go's `array()` into a fixed array of `n`: extra elements are skipped unchecked,
+    /// missing ones zeroed.
     fn array(
         &mut self,
+        n: usize,
         elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
-    ) -> Result<(), BodyError> {
-        let GoValue::Array(items) = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        let mut elements = tape.elements(at);
-        for item in items.iter_mut() {
-            match elements.next() {
-                Some(element) => self.value(elem, item, element)?,
-                None => *item = GoValue::zero(elem),
+        mut v: Option<&mut GoValue<'t>>,
+    ) -> Result<(), Failure> {
+        let mut count = 0;
+        let mut more = self.reader.enter_array()?;
+        while more {
+            if count < n {
+                let slot = match v.as_deref_mut() {
+                    Some(GoValue::Array(items)) => items.get_mut(count),
+                    _ => None,
+                };
+                self.value(elem, slot)?;
+            } else {
+                self.reader.skip_value()?;
+            }
+            count += 1;
+            more = self.reader.next_element()?;
+        }
+        if let Some(GoValue::Array(items)) = v {
+            for item in items.iter_mut().skip(count) {
+                *item = GoValue::zero(elem);
             }
         }
         Ok(())
     }
 
     /// `strslice.StrSlice.UnmarshalJSON`: a fresh `[]string` (capacity 1), else one string.
-    fn str_slice(&mut self, v: &mut GoValue<'t>, at: usize) -> Result<(), BodyError> {
-        static STRINGS: Ty = Ty::Slice(&Ty::Str);
-        let tape: &'t Tape<'t> = self.tape;
-        match &tape.tokens[at] {
-            Token::Null => {
-                *v = GoValue::nil_slice();
-                Ok(())
+    fn str_slice(&mut self, v: Option<&mut GoValue<'t>>, first: u8) -> Result<(), Failure> {
+        static STRING: Ty = Ty::Str;
+        const EXPECTED: &str = "a string or a list of strings";
+        match first {
+            b'n' => {
+                self.reader.literal()?;
+                if let Some(v) = v {
+                    *v = GoValue::nil_slice();
+                }
             }
-            Token::String(s) => {
-                *v = GoValue::Slice {
-                    nil: false,
-                    len: 1,
-                    backing: vec![GoValue::Str(s.as_ref())],
-                };
-                Ok(())
+            b'"' => {
+                let s = self.reader.string()?;
+                if let Some(v) = v {
+                    *v = GoValue::Slice {
+                        nil: false,
+                        len: 1,
+                        backing: vec![GoValue::Str(s)],
+                    };
+                }
             }
-            Token::Array { .. } => {
-                let mut fresh = GoValue::Slice {
+            b'[' => {
+                let mut fresh = v.is_some().then(|| GoValue::Slice {
                     nil: false,
                     len: 0,
-                    backing: vec![GoValue::Str("")],
-                };
-                let mut inner = Decoder {
-                    tape: self.tape,
-                    first_error: None,
-                    path: self.path.clone(),
-                };
-                inner.value(&STRINGS, &mut fresh, at)?;
-                if inner.first_error.is_some() {
+                    backing: vec![GoValue::Str(Cow::Borrowed(""))],
+                });
+                // Its own `json.Unmarshal`: a mismatch inside is this call's error alone.
+                let outer_error = self.first_error.take();
+                self.slice(&STRING, fresh.as_mut())?;
+                let failed = self.first_error.is_some();
+                self.first_error = outer_error;
+                if failed {
                     // The fallback (one string) cannot read an array either.
-                    return Err(self.abort("a string or a list of strings"));
+                    self.unmarshaler_failed(EXPECTED);
+                } else if let (Some(v), Some(fresh)) = (v, fresh) {
+                    *v = fresh;
                 }
-                *v = fresh;
-                Ok(())
             }
-            _ => Err(self.abort("a string or a list of strings")),
+            _ => {
+                self.unmarshaler_failed(EXPECTED);
+                self.reader.skip_value()?;
+            }
         }
+        Ok(())
     }
 
-    fn abort(&self, expected: &'static str) -> BodyError {
-        BodyError::WrongType {
-            field: self.path.join("."),
-            expected,
+    fn unmarshaler_failed(&mut self, expected: &'static str) {
+        if self.unmarshaler_error.is_none() {
+            self.unmarshaler_error = Some(self.wrong_type(expected));
         }
     }
 
@@ -569,21 +757,24 @@ impl<'t> Decoder<'t> {
     fn object_struct(
         &mut self,
         st: &'static StructTy,
-        v: &mut GoValue<'t>,
-        at: usize,
-    ) -> Result<(), BodyError> {
-        let tape: &'t Tape<'t> = self.tape;
-        for (key, value_at) in tape.members(at) {
-            let Some(field) = st.field_for_key(key) else {
-                continue; // unknown keys are ignored (their syntax was checked)
-            };
-            let Some(slot) = walk_to_field(st, v, &field.path) else {
-                continue;
-            };
-            self.path.push(field.name);
-            let result = self.value(field.ty, slot, value_at);
-            self.path.pop();
-            result?;
+        mut v: Option<&mut GoValue<'t>>,
+    ) -> Result<(), Failure> {
+        let mut next = 0;
+        let mut more = self.reader.enter_object()?;
+        while more {
+            let key = self.reader.key()?;
+            match st.member(&key, &mut next) {
+                // Unknown keys are ignored (their syntax is still checked).
+                None => self.reader.skip_value()?,
+                Some(field) => {
+                    let slot = v.as_deref_mut().and_then(|v| walk_to_field(st, v, field));
+                    self.path.push(field.name);
+                    let result = self.value(field.ty, slot);
+                    self.path.pop();
+                    result?;
+                }
+            }
+            more = self.reader.next_member()?;
         }
         Ok(())
     }
@@ -593,45 +784,62 @@ impl<'t> Decoder<'t> {
     fn object_map(
         &mut self,
         elem: &'static Ty,
-        v: &mut GoValue<'t>,
-        at: usize,
-    ) -> Result<(), BodyError> {
-        if !matches!(v, GoValue::Map(Some(_))) {
-            *v = GoValue::Map(Some(BTreeMap::new()));
-        }
-        let GoValue::Map(Some(map)) = v else {
-            return Ok(());
-        };
-        let tape: &'t Tape<'t> = self.tape;
-        for (key, value_at) in tape.members(at) {
-            let mut element = GoValue::zero(elem);
+        v: Option<&mut GoValue<'t>>,
+    ) -> Result<(), Failure> {
+        let mut map = v.and_then(|v| {
+            if !matches!(v, GoValue::Map(Some(_))) {
+                *v = GoValue::Map(Some(BTreeMap::new()));
+            }
+            match v {
+                GoValue::Map(Some(map)) => Some(map),
+                _ => None,
+            }
+        });
+        let mut more = self.reader.enter_object()?;
+        while more {
+            let key = self.reader.key()?;
             self.path.push("<map value>");
-            let result = self.value(elem, &mut element, value_at);
+            let result = match map.as_deref_mut() {
+                // Only the key is kept when the element stores nothing (`Volumes` and
+                // `EndpointsConfig` of a create body, whose keys alone the model reads).
+                Some(map) if elem.stores_nothing() => {
+                    let result = self.value(elem, None);
+                    map.insert(key, GoValue::Raw);
+                    result
+                }
+                Some(map) => {
+                    let mut element = GoValue::zero(elem);
+                    let result = self.value(elem, Some(&mut element));
+                    map.insert(key, element);
+                    result
+                }
+                None => self.value(elem, None),
+            };
             self.path.pop();
             result?;
-            map.insert(key, element);
+            more = self.reader.next_member()?;
         }
         Ok(())
     }
 }
 
-/// Follows a promoted field's index path, allocating nil embedded pointers on the way (as Go
-/// does before it even looks at the value, `null` included).
+/// Follows a promoted field's index path to its slot, allocating nil embedded pointers on
+/// the way (as Go does before it even looks at the value, `null` included); `None` for a
+/// field that is not stored.
 fn walk_to_field<'v, 't>(
     st: &'static StructTy,
     v: &'v mut GoValue<'t>,
-    path: &[usize],
+    field: &FlatField,
 ) -> Option<&'v mut GoValue<'t>> {
     let mut current = v;
     let mut current_ty = st;
-    let (last, through) = path.split_last()?;
-    for &index in through {
+    let (_, through) = field.path.split_last()?;
+    for (&index, &slot) in through.iter().zip(&field.slots) {
         let GoValue::Struct(fields) = current else {
             return None;
         };
-        let field = &current_ty.fields[index];
-        let slot = &mut fields[index];
-        let inner = match &field.ty {
+        let slot = fields.get_mut(slot)?;
+        let inner = match &current_ty.fields[index].ty {
             Ty::Struct(s) => {
                 current = slot;
                 *s
@@ -650,8 +858,8 @@ fn walk_to_field<'v, 't>(
         };
         current_ty = inner;
     }
-    match current {
-        GoValue::Struct(fields) => fields.get_mut(*last),
+    match (current, field.slots.get(through.len())) {
+        (GoValue::Struct(fields), Some(&slot)) => fields.get_mut(slot),
         _ => None,
     }
 }
@@ -708,7 +916,7 @@ impl<'t> GoValue<'t> {
 
     pub(crate) fn as_str(&self) -> String {
         match self {
-            GoValue::Str(s) => (*s).to_owned(),
+            GoValue::Str(s) => s.as_ref().to_owned(),
             _ => String::new(),
         }
     }
@@ -745,9 +953,9 @@ impl<'t> GoValue<'t> {
     }
 
     /// A map's entries (empty for nil).
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'t str, &GoValue<'t>)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &GoValue<'t>)> {
         match self {
-            GoValue::Map(Some(map)) => Some(map.iter().map(|(k, v)| (*k, v))),
+            GoValue::Map(Some(map)) => Some(map.iter().map(|(k, v)| (k.as_ref(), v))),
             _ => None,
         }
         .into_iter()
@@ -816,11 +1024,64 @@ mod tests {
     #[test]
     fn an_exact_name_wins_over_an_earlier_folded_one() {
         static TWO: StructTy =
-            StructTy::new(&[Field::new("ab", Ty::Str), Field::new("AB", Ty::Str)]);
+            StructTy::new(&[Field::read("ab", Ty::Str), Field::read("AB", Ty::Str)]);
         assert_eq!(TWO.field_for_key("AB").unwrap().path, [1]);
         assert_eq!(TWO.field_for_key("ab").unwrap().path, [0]);
         assert_eq!(TWO.field_for_key("Ab").unwrap().path, [0]);
         assert!(TWO.field_for_key("Ac").is_none());
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_name_and_by_its_name_in_other_cases() {
+        use super::super::schema::{CONTAINER_CONFIG_WRAPPER, SERVICE_SPEC};
+        for st in [&CONTAINER_CONFIG_WRAPPER, &SERVICE_SPEC] {
+            for field in st.flat_fields() {
+                let found = |key: &str| st.field_for_key(key).map(|f| f.name);
+                assert_eq!(found(field.name), Some(field.name));
+                assert_eq!(found(&field.name.to_ascii_lowercase()), Some(field.name));
+                assert_eq!(found(&field.name.to_ascii_uppercase()), Some(field.name));
+                assert_eq!(found(&format!("{}_", field.name)), None);
+            }
+        }
+    }
+
+    #[test]
+    fn byte_comparison_agrees_with_slice_equality() {
+        let names = [
+            "",
+            "a",
+            "Dns",
+            "Image",
+            "CgroupParent",
+            "BlkioDeviceReadIOps",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_bytes(a.as_bytes(), b.as_bytes()), a == b);
+                let mut changed = b.as_bytes().to_vec();
+                for i in 0..changed.len() {
+                    changed[i] ^= 1;
+                    assert_eq!(same_bytes(a.as_bytes(), &changed), a.as_bytes() == changed);
+                    changed[i] ^= 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_field_after_the_previous_one_is_taken_only_on_an_exact_name() {
+        static TWO: StructTy =
+            StructTy::new(&[Field::read("ab", Ty::Str), Field::read("AB", Ty::Str)]);
+        let member = |key: &str, mut next: usize| TWO.member(key, &mut next).map(|f| f.name);
+        assert_eq!(member("AB", 0), Some("AB"));
+        assert_eq!(member("ab", 1), Some("ab"));
+        assert_eq!(member("Ab", 1), Some("ab"));
+        assert_eq!(member("ab", 7), Some("ab"));
+        let mut next = 0;
+        assert!(TWO.member("ab", &mut next).is_some());
+        assert_eq!(next, 1);
+        assert!(TWO.member("zz", &mut next).is_none());
+        assert_eq!(next, 1);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! A JSON syntax checker and tokeniser with the exact rules of Go 1.19's `encoding/json` scanner.
+//! A pull reader of JSON with the exact syntax rules of Go 1.19's `encoding/json` scanner.
 //!
-//! dockerd checks the whole value's syntax before it decodes anything, so this module does the
-//! same: it validates one value and records it as a flat tape of tokens. The tape is built
-//! without recursion (nesting is bounded by Go's own limit of 10000, not by our stack) and every
-//! container token knows where it ends, so a decoder can skip an unknown value in O(1).
-//! Strings are unquoted as Go does: `\uXXXX` escapes with surrogate pairs, a lone surrogate and
-//! every byte of invalid UTF-8 become U+FFFD.
+//! dockerd checks the whole value's syntax before it decodes anything. The decoder (`go.rs`)
+//! reads the body in one pass instead and keeps reading after a type error, so every syntax
+//! error is still found and still wins over type errors. Values the decoder does not want are
+//! skipped without recursion (nesting is bounded by Go's own limit of 10000, not by our
+//! stack). Strings are unquoted as Go does: `\uXXXX` escapes with surrogate pairs, a lone
+//! surrogate and every byte of invalid UTF-8 become U+FFFD.
 
 use std::borrow::Cow;
 
@@ -14,78 +14,7 @@ use super::BodyError;
 /// Go's `maxNestingDepth`: a value may hold at most this many nested arrays and objects.
 pub const MAX_NESTING_DEPTH: usize = 10_000;
 
-/// One token of a validated JSON value, borrowing from the body wherever it can.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Token<'a> {
-    /// `null`.
-    Null,
-    /// `true` or `false`.
-    Bool(bool),
-    /// A number, as its literal text (Go parses it only once it knows the target type).
-    Number(&'a str),
-    /// A string, unquoted: borrowed when the literal has no escape and is valid UTF-8 (then
-    /// unquoting changes nothing), owned otherwise.
-    String(Cow<'a, str>),
-    /// `[`; `end` is the index of the first token after the array.
-    Array {
-        /// Index of the token following the whole array.
-        end: usize,
-    },
-    /// `{`, followed by key/value token pairs; `end` is the index after the whole object.
-    Object {
-        /// Index of the token following the whole object.
-        end: usize,
-    },
-}
-
-/// A validated JSON value as a flat list of tokens; index 0 is the value itself.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Tape<'a> {
-    pub tokens: Vec<Token<'a>>,
-}
-
-impl<'a> Tape<'a> {
-    /// The index of the token after the value starting at `at`.
-    pub fn next(&self, at: usize) -> usize {
-        match self.tokens[at] {
-            Token::Array { end } | Token::Object { end } => end,
-            _ => at + 1,
-        }
-    }
-
-    /// Indices of the elements of the array starting at `at`.
-    pub fn elements(&self, at: usize) -> impl Iterator<Item = usize> + '_ {
-        let end = self.next(at);
-        let mut i = at + 1;
-        std::iter::from_fn(move || {
-            (i < end).then(|| {
-                let element = i;
-                i = self.next(i);
-                element
-            })
-        })
-    }
-
-    /// `(key, value index)` pairs of the object starting at `at`, in body order.
-    pub fn members(&self, at: usize) -> impl Iterator<Item = (&str, usize)> + '_ {
-        let end = self.next(at);
-        let mut i = at + 1;
-        std::iter::from_fn(move || {
-            (i < end).then(|| {
-                let key = match &self.tokens[i] {
-                    Token::String(key) => key.as_ref(),
-                    // The tokeniser only ever writes a string token in key position.
-                    _ => "",
-                };
-                let value = i + 1;
-                i = self.next(value);
-                (key, value)
-            })
-        })
-    }
-}
-
-/// What a finished value is followed by.
+/// What may follow the top-level value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Trailing {
     /// Only whitespace after the value: what every caller wants.
@@ -94,61 +23,66 @@ pub(crate) enum Trailing {
     Ignore,
 }
 
-/// Validates one JSON value at the start of `input` (after optional whitespace).
-pub(crate) fn tokenize(input: &[u8], trailing: Trailing) -> Result<Tape<'_>, BodyError> {
-    let mut scanner = Scanner {
-        input,
-        text: std::str::from_utf8(input).ok(),
-        pos: 0,
-        // Real bodies hold about one token per ten bytes; one allocation covers most.
-        tokens: Vec::with_capacity(input.len() / 8 + 4),
-        open: Vec::with_capacity(16),
-    };
-    scanner.skip_space();
-    if scanner.pos == input.len() {
-        return Err(syntax(scanner.pos, "empty body (Go: EOF)"));
-    }
-    scanner.value()?;
-    if trailing == Trailing::Refuse {
-        scanner.skip_space();
-        if scanner.pos < input.len() {
-            return Err(BodyError::TrailingContent {
-                offset: scanner.pos,
-            });
-        }
-    }
-    Ok(Tape {
-        tokens: scanner.tokens,
+/// Why reading failed, boxed: the reader's results then fit in registers, which the hot
+/// paths feel, and failures are rare.
+pub(crate) type Failure = Box<BodyError>;
+
+#[cold]
+fn syntax(offset: usize, reason: &str) -> Failure {
+    Box::new(BodyError::Syntax {
+        offset,
+        reason: reason.to_owned(),
     })
 }
 
-fn syntax(offset: usize, reason: &str) -> BodyError {
-    BodyError::Syntax {
-        offset,
-        reason: reason.to_owned(),
-    }
-}
-
-/// Where the scanner is inside an open container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Open {
-    /// In an array; the token index of its `[`.
-    Array(usize),
-    /// In an object; the token index of its `{`.
-    Object(usize),
-}
-
-struct Scanner<'a> {
+/// A cursor over one JSON body. The caller reads a value by looking at its first byte
+/// ([`Reader::value_start`]) and calling the matching method; containers are walked with
+/// [`Reader::enter_object`]/[`Reader::next_member`] and [`Reader::enter_array`]/
+/// [`Reader::next_element`], which also keep Go's nesting count.
+pub(crate) struct Reader<'a> {
     input: &'a [u8],
     /// The whole input, when it is valid UTF-8 (every real body is): then any slice between
     /// two ASCII bytes is valid UTF-8 too, and literals borrow from it without re-checking.
     text: Option<&'a str>,
     pos: usize,
-    tokens: Vec<Token<'a>>,
-    open: Vec<Open>,
+    /// Arrays and objects open around the current position.
+    depth: usize,
+    /// While skipping: for each container open inside the skipped value, whether it is an
+    /// object. Kept between skips so that only the first deep skip allocates.
+    skipping: Vec<bool>,
 }
 
-impl<'a> Scanner<'a> {
+impl<'a> Reader<'a> {
+    pub fn new(input: &'a [u8]) -> Reader<'a> {
+        Reader {
+            input,
+            text: std::str::from_utf8(input).ok(),
+            pos: 0,
+            depth: 0,
+            skipping: Vec::new(),
+        }
+    }
+
+    /// Before the top-level value: Go's decoder reports an empty body as EOF.
+    pub fn start(&mut self) -> Result<(), Failure> {
+        self.skip_space();
+        if self.pos == self.input.len() {
+            return Err(syntax(self.pos, "empty body (Go: EOF)"));
+        }
+        Ok(())
+    }
+
+    /// After the top-level value.
+    pub fn finish(&mut self, trailing: Trailing) -> Result<(), Failure> {
+        if trailing == Trailing::Refuse {
+            self.skip_space();
+            if self.pos < self.input.len() {
+                return Err(Box::new(BodyError::TrailingContent { offset: self.pos }));
+            }
+        }
+        Ok(())
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
@@ -162,7 +96,7 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn expect_space_then(&mut self, what: &str) -> Result<u8, BodyError> {
+    fn expect_space_then(&mut self, what: &str) -> Result<u8, Failure> {
         self.skip_space();
         match self.peek() {
             Some(c) => Ok(c),
@@ -171,117 +105,96 @@ impl<'a> Scanner<'a> {
     }
 
     #[cold]
-    fn unexpected_end(&self, what: &str) -> BodyError {
+    fn unexpected_end(&self, what: &str) -> Failure {
         syntax(
             self.pos,
             &format!("unexpected end of JSON input, wanted {what}"),
         )
     }
 
-    /// Reads one complete value; containers are handled with an explicit stack.
-    fn value(&mut self) -> Result<(), BodyError> {
-        // Each turn reads the start of a value, then closes whatever containers end after it.
-        loop {
-            let c = self.expect_space_then("a value")?;
-            match c {
-                b'{' | b'[' => {
-                    if self.open.len() >= MAX_NESTING_DEPTH {
-                        return Err(BodyError::TooDeep { offset: self.pos });
-                    }
-                    self.pos += 1;
-                    let index = self.tokens.len();
-                    if c == b'{' {
-                        self.tokens.push(Token::Object { end: 0 });
-                        self.open.push(Open::Object(index));
-                        let next = self.expect_space_then("a key or '}'")?;
-                        if next == b'}' {
-                            self.pos += 1;
-                            self.close()?;
-                        } else {
-                            self.key()?;
-                            continue;
-                        }
-                    } else {
-                        self.tokens.push(Token::Array { end: 0 });
-                        self.open.push(Open::Array(index));
-                        let next = self.expect_space_then("a value or ']'")?;
-                        if next == b']' {
-                            self.pos += 1;
-                            self.close()?;
-                        } else {
-                            continue;
-                        }
-                    }
-                }
-                b'"' => {
-                    let s = self.string()?;
-                    self.tokens.push(Token::String(s));
-                }
-                b't' => self.literal(b"true", Token::Bool(true))?,
-                b'f' => self.literal(b"false", Token::Bool(false))?,
-                b'n' => self.literal(b"null", Token::Null)?,
-                b'-' | b'0'..=b'9' => {
-                    let n = self.number()?;
-                    self.tokens.push(Token::Number(n));
-                }
-                _ => {
-                    return Err(syntax(
-                        self.pos,
-                        "invalid character looking for beginning of value",
-                    ))
-                }
+    /// The first byte of the next value (after whitespace), not consumed.
+    #[inline]
+    pub fn value_start(&mut self) -> Result<u8, Failure> {
+        self.expect_space_then("a value")
+    }
+
+    /// Consumes the `{` or `[` at the cursor, counting it against Go's nesting limit.
+    #[inline]
+    fn open(&mut self) -> Result<(), Failure> {
+        if self.depth >= MAX_NESTING_DEPTH {
+            return Err(Box::new(BodyError::TooDeep { offset: self.pos }));
+        }
+        self.depth += 1;
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// Enters the object at the cursor; `true` when a member follows (then read its key).
+    #[inline]
+    pub fn enter_object(&mut self) -> Result<bool, Failure> {
+        self.open()?;
+        if self.expect_space_then("a key or '}'")? == b'}' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After a member's value: `true` when another member follows (then read its key),
+    /// `false` when the object closed.
+    #[inline]
+    pub fn next_member(&mut self) -> Result<bool, Failure> {
+        match self.expect_space_then("',' or a closing bracket")? {
+            b',' => {
+                self.pos += 1;
+                self.skip_space();
+                Ok(true)
             }
-            // A value just ended: decide what follows in the enclosing container.
-            if !self.after_value()? {
-                return Ok(());
+            b'}' => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(false)
             }
+            _ => Err(syntax(
+                self.pos,
+                "invalid character after object key:value pair",
+            )),
         }
     }
 
-    /// After a complete value: consumes `,` (returns true: another value follows) or closing
-    /// brackets (closing containers) until the top level is done (returns false).
-    fn after_value(&mut self) -> Result<bool, BodyError> {
-        loop {
-            let Some(&open) = self.open.last() else {
-                return Ok(false);
-            };
-            let c = self.expect_space_then("',' or a closing bracket")?;
-            match (open, c) {
-                (Open::Array(_), b',') => {
-                    self.pos += 1;
-                    return Ok(true);
-                }
-                (Open::Object(_), b',') => {
-                    self.pos += 1;
-                    let c = self.expect_space_then("a key")?;
-                    if c != b'"' {
-                        return Err(syntax(
-                            self.pos,
-                            "invalid character looking for beginning of object key string",
-                        ));
-                    }
-                    self.key()?;
-                    return Ok(true);
-                }
-                (Open::Array(_), b']') | (Open::Object(_), b'}') => {
-                    self.pos += 1;
-                    self.close()?;
-                }
-                (Open::Array(_), _) => {
-                    return Err(syntax(self.pos, "invalid character after array element"))
-                }
-                (Open::Object(_), _) => {
-                    return Err(syntax(
-                        self.pos,
-                        "invalid character after object key:value pair",
-                    ))
-                }
+    /// Enters the array at the cursor; `true` when an element follows.
+    #[inline]
+    pub fn enter_array(&mut self) -> Result<bool, Failure> {
+        self.open()?;
+        if self.expect_space_then("a value or ']'")? == b']' {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After an element: `true` when another element follows, `false` when the array closed.
+    #[inline]
+    pub fn next_element(&mut self) -> Result<bool, Failure> {
+        match self.expect_space_then("',' or a closing bracket")? {
+            b',' => {
+                self.pos += 1;
+                Ok(true)
             }
+            b']' => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(false)
+            }
+            _ => Err(syntax(self.pos, "invalid character after array element")),
         }
     }
 
-    /// Reads `"key"` and the `:` after it.
-    fn key(&mut self) -> Result<(), BodyError> {
+    /// Reads `"key"` and the `:` after it (the cursor is at the key, whitespace skipped).
+    #[inline(always)]
+    pub fn key(&mut self) -> Result<Cow<'a, str>, Failure> {
         if self.peek() != Some(b'"') {
             return Err(syntax(
                 self.pos,
@@ -289,43 +202,87 @@ impl<'a> Scanner<'a> {
             ));
         }
         let key = self.string()?;
-        self.tokens.push(Token::String(key));
-        let c = self.expect_space_then("':'")?;
-        if c != b':' {
+        if self.expect_space_then("':'")? != b':' {
             return Err(syntax(self.pos, "invalid character after object key"));
         }
         self.pos += 1;
-        Ok(())
+        Ok(key)
     }
 
-    /// Closes the innermost container, recording where it ends.
-    fn close(&mut self) -> Result<(), BodyError> {
-        let end = self.tokens.len();
-        match self.open.pop() {
-            Some(Open::Array(index)) | Some(Open::Object(index)) => {
-                match &mut self.tokens[index] {
-                    Token::Array { end: e } | Token::Object { end: e } => *e = end,
-                    _ => return Err(syntax(self.pos, "internal: container index")),
-                }
-                Ok(())
-            }
-            None => Err(syntax(self.pos, "internal: close without open")),
-        }
-    }
-
-    fn literal(&mut self, text: &[u8], token: Token<'a>) -> Result<(), BodyError> {
+    /// Consumes the literal (`true`, `false`, `null`) starting at the cursor.
+    #[inline]
+    pub fn literal(&mut self) -> Result<Literal, Failure> {
+        let (text, literal): (&[u8], _) = match self.peek() {
+            Some(b't') => (b"true", Literal::True),
+            Some(b'f') => (b"false", Literal::False),
+            _ => (b"null", Literal::Null),
+        };
         for (i, &want) in text.iter().enumerate() {
             if self.input.get(self.pos + i) != Some(&want) {
                 return Err(syntax(self.pos + i, "invalid character in literal"));
             }
         }
         self.pos += text.len();
-        self.tokens.push(token);
-        Ok(())
+        Ok(literal)
+    }
+
+    /// The error for a byte that cannot start a value.
+    #[cold]
+    pub fn invalid_value_start(&self) -> Failure {
+        syntax(self.pos, "invalid character looking for beginning of value")
+    }
+
+    /// Skips one value, checking its syntax; nested containers are tracked without recursion.
+    pub fn skip_value(&mut self) -> Result<(), Failure> {
+        let base = self.skipping.len();
+        loop {
+            match self.value_start()? {
+                b'{' => {
+                    if self.enter_object()? {
+                        self.skipping.push(true);
+                        self.key()?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    if self.enter_array()? {
+                        self.skipping.push(false);
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' | b'f' | b'n' => {
+                    self.literal()?;
+                }
+                b'-' | b'0'..=b'9' => {
+                    self.number()?;
+                }
+                _ => return Err(self.invalid_value_start()),
+            }
+            // A value just ended: close every container it ended, up to the next value.
+            loop {
+                if self.skipping.len() == base {
+                    return Ok(());
+                }
+                let in_object = self.skipping[self.skipping.len() - 1];
+                if in_object {
+                    if self.next_member()? {
+                        self.key()?;
+                        break;
+                    }
+                } else if self.next_element()? {
+                    break;
+                }
+                self.skipping.pop();
+            }
+        }
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, exactly Go's scanner states.
-    fn number(&mut self) -> Result<&'a str, BodyError> {
+    #[inline]
+    pub fn number(&mut self) -> Result<&'a str, Failure> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -369,11 +326,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads a string literal (the scanner's rules) and unquotes it (Go's `unquoteBytes`).
+    /// Reads the string literal at the cursor (the scanner's rules) and unquotes it (Go's
+    /// `unquoteBytes`).
     ///
     /// Go's `unquoteBytes` returns the bytes untouched when they hold no escape and no
     /// invalid UTF-8; that case borrows. Everything else takes the rune-by-rune path.
-    fn string(&mut self) -> Result<Cow<'a, str>, BodyError> {
+    #[inline(always)]
+    pub fn string(&mut self) -> Result<Cow<'a, str>, Failure> {
         let start = self.pos + 1; // after the opening quote
         let end = start + plain_len(&self.input[start..]);
         if self.input.get(end) == Some(&b'"') {
@@ -384,9 +343,9 @@ impl<'a> Scanner<'a> {
         }
         self.unquote_slowly().map(Cow::Owned)
     }
-
     /// `input[start..end]` as text, when it is valid UTF-8; both ends must be ASCII bytes
     /// (or the end of input) for the whole-input shortcut to apply.
+    #[inline(always)]
     fn text_between(&self, start: usize, end: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(start..end),
@@ -395,7 +354,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rune-by-rune unquoting of a literal with escapes or invalid UTF-8.
-    fn unquote_slowly(&mut self) -> Result<String, BodyError> {
+    #[cold]
+    #[inline(never)]
+    fn unquote_slowly(&mut self) -> Result<String, Failure> {
         self.pos += 1; // opening quote
         let mut out = String::new();
         loop {
@@ -436,7 +397,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn escape(&mut self, out: &mut String) -> Result<(), BodyError> {
+    fn escape(&mut self, out: &mut String) -> Result<(), Failure> {
         let Some(c) = self.input.get(self.pos + 1).copied() else {
             return Err(syntax(
                 self.pos,
@@ -491,7 +452,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Four hex digits at `at`, as the scanner requires after `\u`.
-    fn hex4(&self, at: usize) -> Result<u32, BodyError> {
+    fn hex4(&self, at: usize) -> Result<u32, Failure> {
         let mut value = 0u32;
         for i in 0..4 {
             let digit = self
@@ -528,6 +489,7 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
 /// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
 /// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
 /// bytes above a match can be flagged falsely), so the first flagged byte is the answer.
+#[inline(always)]
 fn plain_len(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -536,7 +498,7 @@ fn plain_len(bytes: &[u8]) -> usize {
         word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
     }
     let mut at = 0;
-    for chunk in bytes.chunks_exact(8) {
+    while let Some(chunk) = bytes.get(at..at + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
@@ -564,62 +526,70 @@ fn utf8_width(lead: u8) -> usize {
     }
 }
 
+/// A literal value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Literal {
+    True,
+    False,
+    Null,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tokens(input: &str) -> Vec<Token<'_>> {
-        tokenize(input.as_bytes(), Trailing::Refuse).unwrap().tokens
+    /// Reads one value as the decoder would and skips it: the syntax check alone.
+    fn check(input: &[u8], trailing: Trailing) -> Result<(), BodyError> {
+        let mut reader = Reader::new(input);
+        let mut read = || {
+            reader.start()?;
+            reader.skip_value()?;
+            reader.finish(trailing)
+        };
+        read().map_err(|failure| *failure)
+    }
+
+    /// The strings of a JSON array of strings, as read.
+    fn strings(input: &[u8]) -> Vec<Cow<'_, str>> {
+        let mut reader = Reader::new(input);
+        let mut out = Vec::new();
+        assert_eq!(reader.value_start().unwrap(), b'[');
+        let mut more = reader.enter_array().unwrap();
+        while more {
+            assert_eq!(reader.value_start().unwrap(), b'"');
+            out.push(reader.string().unwrap());
+            more = reader.next_element().unwrap();
+        }
+        out
     }
 
     #[test]
-    fn container_tokens_record_where_they_end() {
-        assert_eq!(
-            tokens(r#"{"a":[1,{}],"b":null}"#),
-            vec![
-                Token::Object { end: 7 },
-                Token::String("a".into()),
-                Token::Array { end: 5 },
-                Token::Number("1"),
-                Token::Object { end: 5 },
-                Token::String("b".into()),
-                Token::Null,
-            ]
-        );
+    fn skipping_a_value_stops_right_after_it() {
+        let input = br#"{"a":[1,{},"x\"y"],"b":null} 7"#;
+        let mut reader = Reader::new(input);
+        reader.skip_value().unwrap();
+        assert_eq!(reader.value_start().unwrap(), b'7');
+        assert_eq!(reader.depth, 0);
     }
 
     #[test]
     fn each_invalid_utf8_byte_becomes_one_replacement_character() {
-        let tape = tokenize(b"\"a\xF0\x9F\x98b\"", Trailing::Refuse).unwrap();
         assert_eq!(
-            tape.tokens,
-            vec![Token::String("a\u{FFFD}\u{FFFD}\u{FFFD}b".into())]
+            strings(b"[\"a\xF0\x9F\x98b\"]"),
+            ["a\u{FFFD}\u{FFFD}\u{FFFD}b"]
         );
     }
 
     #[test]
     fn literals_without_escapes_borrow_from_the_body_unchanged() {
-        let tape = tokenize(
-            "[\"plain\",\"héllo\",\"a\\\"b\"]".as_bytes(),
-            Trailing::Refuse,
-        )
-        .unwrap();
-        assert!(matches!(
-            &tape.tokens[1],
-            Token::String(Cow::Borrowed("plain"))
-        ));
-        assert!(matches!(
-            &tape.tokens[2],
-            Token::String(Cow::Borrowed("héllo"))
-        ));
-        assert!(matches!(&tape.tokens[3], Token::String(Cow::Owned(s)) if s == "a\"b"));
+        let read = strings("[\"plain\",\"héllo\",\"a\\\"b\"]".as_bytes());
+        assert!(matches!(&read[0], Cow::Borrowed("plain")));
+        assert!(matches!(&read[1], Cow::Borrowed("héllo")));
+        assert!(matches!(&read[2], Cow::Owned(s) if s == "a\"b"));
         // Invalid UTF-8 elsewhere in the body does not stop a valid literal from borrowing.
-        let tape = tokenize(b"[\"\xFF\",\"ok\"]", Trailing::Refuse).unwrap();
-        assert!(matches!(&tape.tokens[1], Token::String(Cow::Owned(s)) if s == "\u{FFFD}"));
-        assert!(matches!(
-            &tape.tokens[2],
-            Token::String(Cow::Borrowed("ok"))
-        ));
+        let read = strings(b"[\"\xFF\",\"ok\"]");
+        assert!(matches!(&read[0], Cow::Owned(s) if s == "\u{FFFD}"));
+        assert!(matches!(&read[1], Cow::Borrowed("ok")));
     }
 
     #[test]
@@ -654,40 +624,28 @@ mod tests {
 
     #[test]
     fn surrogate_pairs_join_and_lone_surrogates_are_replaced() {
-        assert_eq!(
-            tokens(r#""\ud83d\ude00""#),
-            vec![Token::String("😀".into())]
-        );
-        assert_eq!(
-            tokens(r#""\ud800\u0041""#),
-            vec![Token::String("\u{FFFD}A".into())]
-        );
-        assert_eq!(
-            tokens(r#""\udc00""#),
-            vec![Token::String("\u{FFFD}".into())]
-        );
+        assert_eq!(strings(br#"["\ud83d\ude00"]"#), ["😀"]);
+        assert_eq!(strings(br#"["\ud800\u0041"]"#), ["\u{FFFD}A"]);
+        assert_eq!(strings(br#"["\udc00"]"#), ["\u{FFFD}"]);
     }
 
     #[test]
     fn go_number_grammar_is_enforced() {
         for bad in ["01", "1.", ".5", "+1", "1e", "-", "0x10", "1.e3"] {
-            assert!(tokenize(bad.as_bytes(), Trailing::Refuse).is_err(), "{bad}");
+            assert!(check(bad.as_bytes(), Trailing::Refuse).is_err(), "{bad}");
         }
         for good in ["0", "-0", "1.5e+3", "12E-1"] {
-            assert!(
-                tokenize(good.as_bytes(), Trailing::Refuse).is_ok(),
-                "{good}"
-            );
+            assert!(check(good.as_bytes(), Trailing::Refuse).is_ok(), "{good}");
         }
     }
 
     #[test]
     fn nesting_deeper_than_go_allows_is_refused_without_recursion() {
         let ok = "[".repeat(MAX_NESTING_DEPTH) + &"]".repeat(MAX_NESTING_DEPTH);
-        assert!(tokenize(ok.as_bytes(), Trailing::Refuse).is_ok());
+        assert!(check(ok.as_bytes(), Trailing::Refuse).is_ok());
         let deep = "[".repeat(MAX_NESTING_DEPTH + 1) + &"]".repeat(MAX_NESTING_DEPTH + 1);
         assert!(matches!(
-            tokenize(deep.as_bytes(), Trailing::Refuse),
+            check(deep.as_bytes(), Trailing::Refuse),
             Err(BodyError::TooDeep { .. })
         ));
     }
@@ -695,22 +653,29 @@ mod tests {
     #[test]
     fn trailing_content_is_refused_or_ignored_as_asked() {
         assert!(matches!(
-            tokenize(b"{} }", Trailing::Refuse),
+            check(b"{} }", Trailing::Refuse),
             Err(BodyError::TrailingContent { offset: 3 })
         ));
-        assert!(tokenize(b"{} \n", Trailing::Refuse).is_ok());
-        assert!(tokenize(b"{}garbage", Trailing::Ignore).is_ok());
+        assert!(check(b"{} \n", Trailing::Refuse).is_ok());
+        assert!(check(b"{}garbage", Trailing::Ignore).is_ok());
         // Go's Decoder stops right after a top-level literal too: `null}` is `null`.
-        assert!(tokenize(b"null}", Trailing::Ignore).is_ok());
+        assert!(check(b"null}", Trailing::Ignore).is_ok());
     }
 
     #[test]
     fn control_characters_and_bad_escapes_in_strings_are_syntax_errors() {
         for bad in ["\"a\u{1}\"", r#""\x""#, r#""\'""#, r#""\u12g4""#, "\"abc"] {
-            assert!(
-                tokenize(bad.as_bytes(), Trailing::Refuse).is_err(),
-                "{bad:?}"
-            );
+            assert!(check(bad.as_bytes(), Trailing::Refuse).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn empty_and_blank_bodies_are_syntax_errors() {
+        for blank in ["", " \n\t"] {
+            assert!(matches!(
+                check(blank.as_bytes(), Trailing::Refuse),
+                Err(BodyError::Syntax { .. })
+            ));
         }
     }
 }
