@@ -1,12 +1,16 @@
 //! One in-process decision of the default policy on `POST /containers/create` exactly as
-//! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`).
+//! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`):
+//! as `serve` makes it (no field log), as `explain` makes it, and its audit line.
 
 use std::hint::black_box;
 use std::path::Path;
 
-use authobot::{decide, Policy};
+use authobot::audit::{AuditLog, AuditRecord};
+use authobot::ownership::NothingOwned;
+use authobot::{decide, decide_unexplained, Policy};
 use criterion::{criterion_group, criterion_main, Criterion};
-use protocol::AuthzRequest;
+use protocol::{AuthzRequest, Phase};
+use time::OffsetDateTime;
 
 fn recorded_create() -> AuthzRequest {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow/run.jsonl");
@@ -28,9 +32,34 @@ fn bench_decide(c: &mut Criterion) {
         "the recorded create must be allowed"
     );
     c.bench_function("decide docker-run create (default policy)", |b| {
-        b.iter(|| decide(black_box(&policy), black_box(&create)))
+        b.iter(|| decide_unexplained(black_box(&policy), black_box(&create), &NothingOwned))
+    });
+    c.bench_function(
+        "decide docker-run create, fields recorded for explain (default policy)",
+        |b| b.iter(|| decide(black_box(&policy), black_box(&create))),
+    );
+}
+
+/// The audit line `serve` writes for the create, into a sink that discards it: the cost of
+/// building and encoding the line, without the write(2) itself.
+fn bench_audit(c: &mut Criterion) {
+    let policy = Policy::embedded_default();
+    let create = recorded_create();
+    let decision = decide_unexplained(&policy, &create, &NothingOwned);
+    let log = AuditLog::new(Box::new(std::io::sink()));
+    c.bench_function("audit line of the docker-run create", |b| {
+        b.iter(|| {
+            let record = AuditRecord::new(
+                Phase::Request,
+                black_box(&create),
+                black_box(&decision),
+                7,
+                OffsetDateTime::now_utc(),
+            );
+            log.write(&record);
+        })
     });
 }
 
-criterion_group!(benches, bench_decide);
+criterion_group!(benches, bench_decide, bench_audit);
 criterion_main!(benches);
