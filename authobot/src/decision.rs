@@ -125,6 +125,7 @@ impl FieldLog {
     }
 
     /// Records that `name` was read with `value`.
+    #[inline]
     pub fn read(&mut self, name: impl fmt::Display, value: impl Serialize) {
         if !self.recording {
             return;
