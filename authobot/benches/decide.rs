@@ -1,15 +1,17 @@
 //! One in-process decision of the default policy on `POST /containers/create` exactly as
 //! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`):
-//! as `serve` makes it (no field log), as `explain` makes it, and its audit line.
+//! as `serve` makes it (no field log), as `explain` makes it, its audit line, and the whole
+//! request phase of the plugin.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use authobot::audit::{AuditLog, AuditRecord};
 use authobot::ownership::NothingOwned;
+use authobot::plugin::Authobot;
 use authobot::{decide, decide_unexplained, Policy};
 use criterion::{criterion_group, criterion_main, Criterion};
-use protocol::{AuthzRequest, Phase};
+use protocol::{AuthzPlugin, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
 fn recorded_create() -> AuthzRequest {
@@ -61,5 +63,19 @@ fn bench_audit(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_decide, bench_audit);
+/// The whole request phase `serve` runs for the create once the message is read: decision,
+/// audit line (into a sink that discards it) and reply.
+fn bench_request_phase(c: &mut Criterion) {
+    let create = recorded_create();
+    let plugin = Authobot::new(
+        Policy::embedded_default(),
+        AuditLog::new(Box::new(std::io::sink())),
+    );
+    c.bench_function(
+        "request phase of the docker-run create (decide, audit, reply)",
+        |b| b.iter(|| plugin.authz_request(black_box(&create))),
+    );
+}
+
+criterion_group!(benches, bench_decide, bench_audit, bench_request_phase);
 criterion_main!(benches);
