@@ -29,8 +29,9 @@ pub struct Decision {
     /// made without a [`FieldLog`] recording (`serve`).
     pub fields: Vec<Field>,
     /// The route the decision resolved, kept for the audit line so it need not parse the
-    /// request target again; `None` when the decision stopped before routing. Boxed to keep
-    /// a `Decision` small: it travels in `Result`s.
+    /// request target again; `None` when the decision did not keep one (a request-phase
+    /// refusal before routing, a response-phase decision), and the audit then parses it.
+    /// Boxed to keep a `Decision` small: it travels in `Result`s.
     #[serde(skip)]
     pub route: Option<Box<Routed>>,
 }
