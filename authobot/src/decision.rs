@@ -1,6 +1,8 @@
 //! The outcome of one decision: verdict, the rule that gave it, the message the client sees
 //! and the canonical fields that were read to reach it (for `authobot explain`).
 
+use std::fmt;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,8 +25,24 @@ pub struct Decision {
     pub rule: String,
     /// For a deny: what was refused, why, and the rule. Empty for an allow.
     pub message: String,
-    /// The canonical fields read, in the order they were read.
+    /// The canonical fields read, in the order they were read; empty when the decision was
+    /// made without a [`FieldLog`] recording (`serve`).
     pub fields: Vec<Field>,
+    /// The route the decision resolved, kept for the audit line so it need not parse the
+    /// request target again; `None` when the decision did not keep one (a request-phase
+    /// refusal before routing, a response-phase decision), and the audit then parses it.
+    /// Boxed to keep a `Decision` small: it travels in `Result`s.
+    #[serde(skip)]
+    pub route: Option<Box<Routed>>,
+}
+
+/// What the audit log needs of a resolved route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The route template dockerd will run (`/containers/{name}/exec`).
+    pub template: &'static str,
+    /// The decoded path without version prefix or query.
+    pub path: String,
 }
 
 impl Decision {
@@ -35,6 +53,7 @@ impl Decision {
             rule: rule.into(),
             message: String::new(),
             fields,
+            route: None,
         }
     }
 
@@ -51,6 +70,7 @@ impl Decision {
             rule,
             message,
             fields,
+            route: None,
         }
     }
 
@@ -65,17 +85,54 @@ impl Decision {
     }
 }
 
-/// Collects the fields a decision reads.
-#[derive(Debug, Default)]
+/// Collects the fields a decision reads, when someone will look at them (`explain`, tests).
+///
+/// Decisions run the same code whether or not the log records: a log that is off drops
+/// every read before its name or value is turned into a `String` or a JSON value, which
+/// on a create body was a tenth of the decision's cost.
+#[derive(Debug)]
 pub struct FieldLog {
     fields: Vec<Field>,
+    recording: bool,
+}
+
+impl Default for FieldLog {
+    /// A log that records.
+    fn default() -> FieldLog {
+        FieldLog::recording()
+    }
 }
 
 impl FieldLog {
+    /// A log that keeps every field read.
+    pub fn recording() -> FieldLog {
+        FieldLog {
+            fields: Vec::new(),
+            recording: true,
+        }
+    }
+
+    /// A log that keeps nothing: for decisions nobody will explain.
+    pub fn off() -> FieldLog {
+        FieldLog {
+            fields: Vec::new(),
+            recording: false,
+        }
+    }
+
+    /// Whether reads are kept: lets a caller skip building a value only the log would use.
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
     /// Records that `name` was read with `value`.
-    pub fn read(&mut self, name: impl Into<String>, value: impl Serialize) {
+    #[inline]
+    pub fn read(&mut self, name: impl fmt::Display, value: impl Serialize) {
+        if !self.recording {
+            return;
+        }
         self.fields.push(Field {
-            name: name.into(),
+            name: name.to_string(),
             value: serde_json::to_value(value).unwrap_or(Value::Null),
         });
     }
@@ -83,5 +140,26 @@ impl FieldLog {
     /// The fields read so far.
     pub fn into_fields(self) -> Vec<Field> {
         self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_that_is_off_keeps_no_field() {
+        let mut log = FieldLog::off();
+        log.read("HostConfig.Privileged", true);
+        assert!(log.into_fields().is_empty());
+    }
+
+    #[test]
+    fn a_recording_log_keeps_fields_in_read_order() {
+        let mut log = FieldLog::default();
+        log.read("User", "");
+        log.read(format_args!("{}.{}", "HostConfig", "Privileged"), false);
+        let names: Vec<String> = log.into_fields().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["User", "HostConfig.Privileged"]);
     }
 }

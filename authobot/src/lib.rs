@@ -17,6 +17,6 @@ pub mod policy;
 pub mod response;
 pub mod rules;
 
-pub use decide::{decide, decide_with};
+pub use decide::{decide, decide_unexplained, decide_with};
 pub use decision::{Decision, Field};
 pub use policy::{Policy, PolicyError, PolicyErrors};

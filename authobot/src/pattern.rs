@@ -98,8 +98,7 @@ impl RoutePattern {
                 return false;
             }
         }
-        let template: Vec<&str> = split_path(template).collect();
-        match_segments(&self.segments, &template)
+        match_segments(&self.segments, split_path(template))
     }
 }
 
@@ -109,12 +108,38 @@ impl fmt::Display for RoutePattern {
     }
 }
 
-fn split_path(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
+/// The non-empty `/`-separated segments of a path.
+fn split_path(path: &str) -> Segments<'_> {
+    Segments(path)
+}
+
+/// The segments of a path, split off byte by byte as they are needed: every route rule of
+/// a profile is tried on every call, and `str::split` with a filter cost about three times
+/// as much on these short templates.
+#[derive(Debug, Clone)]
+struct Segments<'t>(&'t str);
+
+impl<'t> Iterator for Segments<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let bytes = self.0.as_bytes();
+        let Some(start) = bytes.iter().position(|&b| b != b'/') else {
+            self.0 = "";
+            return None;
+        };
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |length| start + length);
+        let segment = &self.0[start..end];
+        self.0 = &self.0[end..];
+        Some(segment)
+    }
 }
 
 fn is_param(segment: &str) -> bool {
-    segment.len() >= 2 && segment.starts_with('{') && segment.ends_with('}')
+    matches!(segment.as_bytes(), [b'{', .., b'}'])
 }
 
 fn parse_segment(pattern: &str, segment: &str) -> Result<Segment, PatternError> {
@@ -130,22 +155,33 @@ fn parse_segment(pattern: &str, segment: &str) -> Result<Segment, PatternError> 
     }
 }
 
-fn match_segments(pattern: &[Segment], template: &[&str]) -> bool {
+/// Matches the template's segments as they are split off, so a decision that tries every
+/// route rule of a profile allocates nothing; `**` retries the rest of the pattern from
+/// each later segment on a copy of the iterator.
+fn match_segments<'t>(
+    pattern: &[Segment],
+    mut template: impl Iterator<Item = &'t str> + Clone,
+) -> bool {
     match pattern.split_first() {
-        None => template.is_empty(),
-        Some((Segment::Rest, rest)) => {
-            (0..=template.len()).any(|skip| match_segments(rest, &template[skip..]))
-        }
-        Some((first, rest)) => match template.split_first() {
+        None => template.next().is_none(),
+        Some((Segment::Rest, rest)) => loop {
+            if match_segments(rest, template.clone()) {
+                return true;
+            }
+            if template.next().is_none() {
+                return false;
+            }
+        },
+        Some((first, rest)) => match template.next() {
             None => false,
-            Some((segment, tail)) => {
+            Some(segment) => {
                 let hit = match first {
                     Segment::Literal(literal) => literal == segment,
                     Segment::Param => is_param(segment),
                     Segment::One => true,
                     Segment::Rest => unreachable!("handled above"),
                 };
-                hit && match_segments(rest, tail)
+                hit && match_segments(rest, template)
             }
         },
     }
@@ -180,6 +216,24 @@ mod tests {
         assert!(hit("* /containers/**", "DELETE", "/containers/{name}"));
         assert!(hit("* /containers/**", "GET", "/containers/json"));
         assert!(!hit("* /containers/**", "GET", "/images/json"));
+    }
+
+    #[test]
+    fn double_star_in_the_middle_matches_any_number_of_segments() {
+        assert!(hit("GET /plugins/**/json", "GET", "/plugins/json"));
+        assert!(hit("GET /plugins/**/json", "GET", "/plugins/{name}/x/json"));
+        assert!(!hit(
+            "GET /plugins/**/json",
+            "GET",
+            "/plugins/{name}/enable"
+        ));
+    }
+
+    #[test]
+    fn paths_split_into_their_non_empty_segments() {
+        let segments: Vec<&str> = split_path("//containers/{id}//json/").collect();
+        assert_eq!(segments, ["containers", "{id}", "json"]);
+        assert_eq!(split_path("/").next(), None);
     }
 
     #[test]

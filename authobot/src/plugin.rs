@@ -10,8 +10,6 @@ use protocol::{AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::decide::decide;
-use crate::decide::decide_with;
 use crate::decision::Decision;
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::store::{Store, Unrecorded};
@@ -60,11 +58,15 @@ impl Authobot {
     }
 
     fn audited(&self, phase: Phase, request: &AuthzRequest) -> AuthzReply {
+        use crate::decide::decide_unexplained;
         let started = Instant::now();
         let policy = self.policy.load();
+        // Nobody reads the fields of a served decision: decide without recording them.
         let decision: Decision = match (phase, &self.owners) {
-            (Phase::Request, Some(store)) => decide_with(&policy, request, store),
-            (Phase::Request, None) => decide(&policy, request),
+            (Phase::Request, Some(store)) => decide_unexplained(&policy, request, store),
+            (Phase::Request, None) => {
+                decide_unexplained(&policy, request, &crate::ownership::NothingOwned)
+            }
             (Phase::Response, Some(store)) => learn(&self.policy.load_full(), request, store),
             (Phase::Response, None) => decide_response(&policy, request),
         };

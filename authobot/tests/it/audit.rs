@@ -25,11 +25,12 @@ impl Write for Shared {
 }
 
 fn plugin() -> (Authobot, Shared) {
+    plugin_with(Policy::embedded_default())
+}
+
+fn plugin_with(policy: Policy) -> (Authobot, Shared) {
     let sink = Shared::default();
-    let plugin = Authobot::new(
-        Policy::embedded_default(),
-        AuditLog::new(Box::new(sink.clone())),
-    );
+    let plugin = Authobot::new(policy, AuditLog::new(Box::new(sink.clone())));
     (plugin, sink)
 }
 
@@ -62,6 +63,41 @@ fn writes_one_json_line_per_decision_with_route_rule_and_timing() {
     assert!(first["micros"].is_u64());
     assert!(first["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(lines[1]["phase"], "response");
+}
+
+#[test]
+fn unroutable_call_is_audited_with_its_raw_target_up_to_the_query() {
+    let (plugin, sink) = plugin();
+    plugin.authz_request(&request("GET", "/v1.41/no/such/route?token=s3cret", None));
+    let lines = lines(&sink);
+    assert_eq!(lines[0]["route"], "");
+    assert_eq!(lines[0]["path"], "/v1.41/no/such/route");
+    assert_eq!(lines[0]["rule"], "route-unparseable");
+}
+
+#[test]
+fn call_refused_before_routing_is_audited_with_its_route() {
+    let (plugin, sink) = plugin_with(Policy::parse("default = \"deny\"\n").unwrap());
+    let target = "/v1.41/containers/web%2Dapp/json";
+    plugin.authz_request(&request("GET", target, None));
+    let lines = lines(&sink);
+    assert_eq!(lines[0]["rule"], "no-profile");
+    assert_eq!(
+        lines[0]["route"],
+        protocol::route::parse("GET", target).unwrap().template
+    );
+    assert_eq!(lines[0]["path"], "/containers/web-app/json");
+}
+
+#[test]
+fn user_names_are_escaped_into_valid_json_lines() {
+    let (plugin, sink) = plugin();
+    let mut call = request("GET", "/_ping", None);
+    call.user = "eve\"\n{\"decision\":\"allow\"}".into();
+    plugin.authz_request(&call);
+    let lines = lines(&sink);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["user"], "eve\"\n{\"decision\":\"allow\"}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The hostile table: every host-escape vector in the spellings Go accepts, encoded paths,
 //! missing bodies. The default policy must deny each one, by the expected rule.
 
-use authobot::{decide, Policy};
+use authobot::ownership::NothingOwned;
+use authobot::{decide, decide_unexplained, Policy};
 
 use crate::support::hostile_cases;
 
@@ -59,6 +60,39 @@ fn every_built_in_host_escape_rule_has_a_hostile_case() {
             covered.iter().any(|c| c == rule.id),
             "no hostile case for {}",
             rule.id
+        );
+    }
+}
+
+#[test]
+fn serve_decides_every_hostile_request_as_explain_does_without_the_fields() {
+    let policy = Policy::embedded_default();
+    for case in hostile_cases() {
+        let explained = decide(&policy, &case.message);
+        let served = decide_unexplained(&policy, &case.message, &NothingOwned);
+        assert_eq!(
+            (served.allow, &served.rule, &served.message),
+            (explained.allow, &explained.rule, &explained.message),
+            "{}",
+            case.case
+        );
+        assert!(served.fields.is_empty(), "{}", case.case);
+        assert!(!explained.fields.is_empty(), "{}", case.case);
+    }
+}
+
+#[test]
+fn every_hostile_decision_keeps_the_route_the_parser_resolves() {
+    let policy = Policy::embedded_default();
+    for case in hostile_cases() {
+        let served = decide_unexplained(&policy, &case.message, &NothingOwned);
+        let parsed =
+            protocol::route::parse(&case.message.request_method, &case.message.request_uri).ok();
+        assert_eq!(
+            served.route.map(|r| (r.template, r.path)),
+            parsed.map(|r| (r.template, r.path)),
+            "{}",
+            case.case
         );
     }
 }
