@@ -65,12 +65,7 @@ fn decide_into(
         Ok(rule) => Decision::allow(rule, fields),
         Err(refusal) => Decision::deny(refusal.rule, &refusal.what, &refusal.why, fields),
     };
-    decision.route = routed.map(|route: Route| {
-        Box::new(Routed {
-            template: route.template,
-            path: route.path,
-        })
-    });
+    decision.route = routed.map(|route: Route| Box::new(Routed::from(route)));
     decision
 }
 

@@ -29,8 +29,9 @@ pub struct Decision {
     /// made without a [`FieldLog`] recording (`serve`).
     pub fields: Vec<Field>,
     /// The route the decision resolved, kept for the audit line so it need not parse the
-    /// request target again; `None` when the decision did not keep one (a request-phase
-    /// refusal before routing, a response-phase decision), and the audit then parses it.
+    /// request target again; `None` when the decision did not keep one (a refusal before
+    /// routing, a target that does not route, a decision made outside the plugin), and the
+    /// audit then parses it.
     /// Boxed to keep a `Decision` small: it travels in `Result`s.
     #[serde(skip)]
     pub route: Option<Box<Routed>>,
@@ -43,6 +44,15 @@ pub struct Routed {
     pub template: &'static str,
     /// The decoded path without version prefix or query.
     pub path: String,
+}
+
+impl From<protocol::route::Route> for Routed {
+    fn from(route: protocol::route::Route) -> Routed {
+        Routed {
+            template: route.template,
+            path: route.path,
+        }
+    }
 }
 
 impl Decision {
