@@ -15,6 +15,7 @@ use protocol::AuthzRequest;
 
 use crate::decision::{Decision, FieldLog, Routed};
 use crate::escapes::{Checker, Denial};
+use crate::ownership::enforce::Decoded;
 use crate::ownership::{self, NothingOwned, OwnershipView};
 use crate::policy::{Caller, Escapes, Policy, Profile, Verdict};
 use crate::rules::{
@@ -136,13 +137,14 @@ fn decide_logged(
 
     form_body(profile, request, log)?;
     let rule = route_rule(policy, profile, route)?;
-    escapes(&profile.escapes, route, request, log)?;
+    let body = escapes(&profile.escapes, route, request, log)?;
     let call = ownership::enforce::Call {
         policy,
         profile,
         caller,
         route,
         request,
+        body: &body,
     };
     ownership::enforce::enforce(&call, owners, log)?;
     Ok(rule)
@@ -278,12 +280,14 @@ fn body_kind(route: &Route) -> Option<BodyKind> {
     })
 }
 
+/// Checks the query and body of `route` for host escapes, and hands on the create body it
+/// decoded (the ownership checks read it too).
 fn escapes(
     escapes: &Escapes,
     route: &Route,
     request: &AuthzRequest,
     log: &mut FieldLog,
-) -> Result<(), Refusal> {
+) -> Result<Decoded, Refusal> {
     let mut checker = Checker::new(escapes, log);
     if has_shape(route.template, "/build") {
         checker.build_query(route)?;
@@ -291,7 +295,7 @@ fn escapes(
         checker.start_query(route)?;
     }
     let Some(kind) = body_kind(route) else {
-        return Ok(());
+        return Ok(Decoded::Nothing);
     };
     let body = request.request_body.as_slice();
     if kind == BodyKind::PluginArchive {
@@ -302,11 +306,11 @@ fn escapes(
                 "the plugin archive (its config.json declares mounts, devices and capabilities) is never forwarded to authorization plugins, so it cannot be checked",
             ));
         }
-        return Ok(());
+        return Ok(Decoded::Nothing);
     }
     if body.is_empty() {
         if kind == BodyKind::OldApiStart && start_body_ignored(request) {
-            return Ok(());
+            return Ok(Decoded::Nothing);
         }
         if escapes.enforces(BODY_NOT_FORWARDED) {
             return Err(refusal(
@@ -315,7 +319,7 @@ fn escapes(
                 not_forwarded_reason(request),
             ));
         }
-        return Ok(());
+        return Ok(Decoded::Nothing);
     }
     let unreadable = |e: BodyError| {
         refusal(
@@ -326,7 +330,9 @@ fn escapes(
     };
     match kind {
         BodyKind::ContainerCreate => {
-            checker.container_create(&decode::<ContainerCreate>(body).map_err(unreadable)?)?
+            let create = decode::<ContainerCreate>(body).map_err(unreadable)?;
+            checker.container_create(&create)?;
+            return Ok(Decoded::Container(create));
         }
         BodyKind::ExecCreate => {
             checker.exec_create(&decode::<ExecCreate>(body).map_err(unreadable)?)?
@@ -339,10 +345,14 @@ fn escapes(
             &decode::<HostConfig>(body).map_err(unreadable)?,
         )?,
         BodyKind::VolumeCreate => {
-            checker.volume_create(&decode::<VolumeCreate>(body).map_err(unreadable)?)?
+            let create = decode::<VolumeCreate>(body).map_err(unreadable)?;
+            checker.volume_create(&create)?;
+            return Ok(Decoded::Volume(create));
         }
         BodyKind::NetworkCreate => {
-            decode::<NetworkCreate>(body).map_err(unreadable)?;
+            return Ok(Decoded::Network(
+                decode::<NetworkCreate>(body).map_err(unreadable)?,
+            ));
         }
         BodyKind::Service => checker.service(&decode::<ServiceSpec>(body).map_err(unreadable)?)?,
         BodyKind::PluginPrivileges => {
@@ -353,7 +363,7 @@ fn escapes(
         }
         BodyKind::PluginArchive => unreachable!("answered before the body is read"),
     }
-    Ok(())
+    Ok(Decoded::Nothing)
 }
 
 fn content_length(request: &AuthzRequest) -> Option<u64> {
