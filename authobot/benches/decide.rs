@@ -81,19 +81,25 @@ fn bench_request_phase(c: &mut Criterion) {
 
 /// What `conformance bench --mix create` sends per unit, as the plugin `serve` runs sees it
 /// (ownership journaled to a temporary directory, audit into a sink): the create request,
-/// its 201 answer that teaches a new owner, the start request and its 204 answer.
+/// its 201 answer that teaches a new owner, the start request and its 204 answer. Once from
+/// the anonymous caller of the capture, once from a TLS user, whose calls the default policy
+/// checks for ownership.
 fn bench_create_unit(c: &mut Criterion) {
-    let create = recorded_create();
-    let dir = tempfile::tempdir().expect("a temporary state directory");
-    let plugin = Authobot::with_store(
-        Policy::embedded_default(),
-        AuditLog::new(Box::new(std::io::sink())),
-        Store::open(dir.path()).expect("a fresh ownership record"),
-    );
-    let mut unit = 0u64;
-    c.bench_function(
-        "create unit: create and start, both phases, ownership recorded",
-        |b| {
+    for (caller, user) in [("anonymous", ""), ("TLS user", "alice")] {
+        let create = AuthzRequest {
+            user: user.into(),
+            ..recorded_create()
+        };
+        let dir = tempfile::tempdir().expect("a temporary state directory");
+        let plugin = Authobot::with_store(
+            Policy::embedded_default(),
+            AuditLog::new(Box::new(std::io::sink())),
+            Store::open(dir.path()).expect("a fresh ownership record"),
+        );
+        let mut unit = 0u64;
+        let name =
+            format!("create unit, {caller}: create and start, both phases, ownership recorded");
+        c.bench_function(&name, |b| {
             b.iter(|| {
                 unit += 1;
                 // Ids spread like the daemon's random ones: the record indexes their heads.
@@ -101,9 +107,8 @@ fn bench_create_unit(c: &mut Criterion) {
                     "{:016x}{unit:048x}",
                     unit.wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 );
-                let name = format!("/v1.41/containers/create?name=bench-{unit}");
                 let mut request = AuthzRequest {
-                    request_uri: name,
+                    request_uri: format!("/v1.41/containers/create?name=bench-{unit}"),
                     ..create.clone()
                 };
                 assert!(plugin.authz_request(&request).allow);
@@ -120,8 +125,8 @@ fn bench_create_unit(c: &mut Criterion) {
                 start.response_status_code = 204;
                 plugin.authz_response(&start);
             })
-        },
-    );
+        });
+    }
 }
 
 criterion_group!(

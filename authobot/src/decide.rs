@@ -6,6 +6,8 @@
 //! here reads the raw URI or raw JSON: routes come from `protocol::route::parse` and bodies
 //! from `protocol::body::decode`, and whatever they cannot read is refused.
 
+use std::borrow::Cow;
+
 use protocol::body::{
     decode, BodyError, ContainerCreate, ContainerUpdate, ExecCreate, HostConfig, NetworkCreate,
     PluginPrivilege, PluginSettings, ServiceSpec, VolumeCreate,
@@ -72,7 +74,7 @@ fn decide_into(
 
 /// A refusal by any rule, built-in or named in the policy.
 struct Refusal {
-    rule: String,
+    rule: Cow<'static, str>,
     what: String,
     why: String,
 }
@@ -80,16 +82,20 @@ struct Refusal {
 impl From<Denial> for Refusal {
     fn from(denial: Denial) -> Refusal {
         Refusal {
-            rule: denial.rule.to_owned(),
+            rule: Cow::Borrowed(denial.rule),
             what: denial.what,
             why: denial.why,
         }
     }
 }
 
-fn refusal(rule: &str, what: impl Into<String>, why: impl Into<String>) -> Refusal {
+fn refusal(
+    rule: impl Into<Cow<'static, str>>,
+    what: impl Into<String>,
+    why: impl Into<String>,
+) -> Refusal {
     Refusal {
-        rule: rule.to_owned(),
+        rule: rule.into(),
         what: what.into(),
         why: why.into(),
     }
@@ -110,7 +116,7 @@ fn decide_logged(
     owners: &dyn OwnershipView,
     log: &mut FieldLog,
     routed: &mut Option<Route>,
-) -> Result<String, Refusal> {
+) -> Result<Cow<'static, str>, Refusal> {
     let caller = caller_of(request);
     log.read("User", &request.user);
     let profile = policy.profile_for(caller).ok_or_else(|| {
@@ -186,15 +192,23 @@ fn route_what(route: &Route) -> String {
     format!("{} {}", route.method, route.template)
 }
 
-fn route_rule(policy: &Policy, profile: &Profile, route: &Route) -> Result<String, Refusal> {
+fn route_rule(
+    policy: &Policy,
+    profile: &Profile,
+    route: &Route,
+) -> Result<Cow<'static, str>, Refusal> {
     match profile
         .routes
         .iter()
         .find(|r| r.matches(&route.method, route.template))
     {
-        Some(rule) if rule.verdict == Verdict::Allow => Ok(rule.name.clone()),
-        Some(rule) => Err(refusal(&rule.name, route_what(route), rule.reason.clone())),
-        None if policy.default_verdict() == Verdict::Allow => Ok(DEFAULT.to_owned()),
+        Some(rule) if rule.verdict == Verdict::Allow => Ok(Cow::Owned(rule.name.clone())),
+        Some(rule) => Err(refusal(
+            rule.name.clone(),
+            route_what(route),
+            rule.reason.clone(),
+        )),
+        None if policy.default_verdict() == Verdict::Allow => Ok(Cow::Borrowed(DEFAULT)),
         None => Err(refusal(
             DEFAULT,
             route_what(route),

@@ -1,6 +1,7 @@
 //! The outcome of one decision: verdict, the rule that gave it, the message the client sees
 //! and the canonical fields that were read to reach it (for `authobot explain`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -21,8 +22,9 @@ pub struct Field {
 pub struct Decision {
     /// Whether the call may go on.
     pub allow: bool,
-    /// The rule that decided: a built-in rule id or a route rule's name.
-    pub rule: String,
+    /// The rule that decided: a built-in rule id (borrowed: most decisions name one, and
+    /// copying it was an allocation per call) or a route rule's name.
+    pub rule: Cow<'static, str>,
     /// For a deny: what was refused, why, and the rule. Empty for an allow.
     pub message: String,
     /// The canonical fields read, in the order they were read; empty when the decision was
@@ -57,7 +59,7 @@ impl From<protocol::route::Route> for Routed {
 
 impl Decision {
     /// An allow given by `rule`.
-    pub fn allow(rule: impl Into<String>, fields: Vec<Field>) -> Decision {
+    pub fn allow(rule: impl Into<Cow<'static, str>>, fields: Vec<Field>) -> Decision {
         Decision {
             allow: true,
             rule: rule.into(),
@@ -68,7 +70,12 @@ impl Decision {
     }
 
     /// A deny by `rule`: `"{what} is not allowed: {why} (rule: {rule})"`.
-    pub fn deny(rule: impl Into<String>, what: &str, why: &str, fields: Vec<Field>) -> Decision {
+    pub fn deny(
+        rule: impl Into<Cow<'static, str>>,
+        what: &str,
+        why: &str,
+        fields: Vec<Field>,
+    ) -> Decision {
         let rule = rule.into();
         let message = if why.is_empty() {
             format!("{what} is not allowed (rule: {rule})")
