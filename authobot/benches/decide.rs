@@ -1,12 +1,14 @@
 //! One in-process decision of the default policy on `POST /containers/create` exactly as
 //! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`):
-//! as `serve` makes it (no field log), as `explain` makes it, its audit line, and the whole
-//! request phase of the plugin.
+//! as `serve` makes it (no field log), as `explain` makes it, its audit line, the whole
+//! request phase of the plugin, and the create-and-start unit of `conformance bench --mix
+//! create` through a plugin that records ownership.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use authobot::audit::{AuditLog, AuditRecord};
+use authobot::ownership::store::Store;
 use authobot::ownership::NothingOwned;
 use authobot::plugin::Authobot;
 use authobot::{decide, decide_unexplained, Policy};
@@ -77,5 +79,61 @@ fn bench_request_phase(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_decide, bench_audit, bench_request_phase);
+/// What `conformance bench --mix create` sends per unit, as the plugin `serve` runs sees it
+/// (ownership journaled to a temporary directory, audit into a sink): the create request,
+/// its 201 answer that teaches a new owner, the start request and its 204 answer. Once from
+/// the anonymous caller of the capture, once from a TLS user, whose calls the default policy
+/// checks for ownership.
+fn bench_create_unit(c: &mut Criterion) {
+    for (caller, user) in [("anonymous", ""), ("TLS user", "alice")] {
+        let create = AuthzRequest {
+            user: user.into(),
+            ..recorded_create()
+        };
+        let dir = tempfile::tempdir().expect("a temporary state directory");
+        let plugin = Authobot::with_store(
+            Policy::embedded_default(),
+            AuditLog::new(Box::new(std::io::sink())),
+            Store::open(dir.path()).expect("a fresh ownership record"),
+        );
+        let mut unit = 0u64;
+        let name =
+            format!("create unit, {caller}: create and start, both phases, ownership recorded");
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                unit += 1;
+                // Ids spread like the daemon's random ones: the record indexes their heads.
+                let id = format!(
+                    "{:016x}{unit:048x}",
+                    unit.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                );
+                let mut request = AuthzRequest {
+                    request_uri: format!("/v1.41/containers/create?name=bench-{unit}"),
+                    ..create.clone()
+                };
+                assert!(plugin.authz_request(&request).allow);
+                request.response_status_code = 201;
+                request.response_body = format!(r#"{{"Id":"{id}","Warnings":[]}}"#).into_bytes();
+                plugin.authz_response(&request);
+                let mut start = AuthzRequest {
+                    request_method: "POST".into(),
+                    request_uri: format!("/v1.41/containers/{id}/start"),
+                    user: create.user.clone(),
+                    ..AuthzRequest::default()
+                };
+                assert!(plugin.authz_request(&start).allow);
+                start.response_status_code = 204;
+                plugin.authz_response(&start);
+            })
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    bench_decide,
+    bench_audit,
+    bench_request_phase,
+    bench_create_unit
+);
 criterion_main!(benches);

@@ -6,6 +6,8 @@
 //! here reads the raw URI or raw JSON: routes come from `protocol::route::parse` and bodies
 //! from `protocol::body::decode`, and whatever they cannot read is refused.
 
+use std::borrow::Cow;
+
 use protocol::body::{
     decode, BodyError, ContainerCreate, ContainerUpdate, ExecCreate, HostConfig, NetworkCreate,
     PluginPrivilege, PluginSettings, ServiceSpec, VolumeCreate,
@@ -15,6 +17,7 @@ use protocol::AuthzRequest;
 
 use crate::decision::{Decision, FieldLog, Routed};
 use crate::escapes::{Checker, Denial};
+use crate::ownership::enforce::Decoded;
 use crate::ownership::{self, NothingOwned, OwnershipView};
 use crate::policy::{Caller, Escapes, Policy, Profile, Verdict};
 use crate::rules::{
@@ -65,18 +68,13 @@ fn decide_into(
         Ok(rule) => Decision::allow(rule, fields),
         Err(refusal) => Decision::deny(refusal.rule, &refusal.what, &refusal.why, fields),
     };
-    decision.route = routed.map(|route: Route| {
-        Box::new(Routed {
-            template: route.template,
-            path: route.path,
-        })
-    });
+    decision.route = routed.map(|route: Route| Box::new(Routed::from(route)));
     decision
 }
 
 /// A refusal by any rule, built-in or named in the policy.
 struct Refusal {
-    rule: String,
+    rule: Cow<'static, str>,
     what: String,
     why: String,
 }
@@ -84,16 +82,20 @@ struct Refusal {
 impl From<Denial> for Refusal {
     fn from(denial: Denial) -> Refusal {
         Refusal {
-            rule: denial.rule.to_owned(),
+            rule: Cow::Borrowed(denial.rule),
             what: denial.what,
             why: denial.why,
         }
     }
 }
 
-fn refusal(rule: &str, what: impl Into<String>, why: impl Into<String>) -> Refusal {
+fn refusal(
+    rule: impl Into<Cow<'static, str>>,
+    what: impl Into<String>,
+    why: impl Into<String>,
+) -> Refusal {
     Refusal {
-        rule: rule.to_owned(),
+        rule: rule.into(),
         what: what.into(),
         why: why.into(),
     }
@@ -114,7 +116,7 @@ fn decide_logged(
     owners: &dyn OwnershipView,
     log: &mut FieldLog,
     routed: &mut Option<Route>,
-) -> Result<String, Refusal> {
+) -> Result<Cow<'static, str>, Refusal> {
     let caller = caller_of(request);
     log.read("User", &request.user);
     let profile = policy.profile_for(caller).ok_or_else(|| {
@@ -141,13 +143,14 @@ fn decide_logged(
 
     form_body(profile, request, log)?;
     let rule = route_rule(policy, profile, route)?;
-    escapes(&profile.escapes, route, request, log)?;
+    let body = escapes(&profile.escapes, route, request, log)?;
     let call = ownership::enforce::Call {
         policy,
         profile,
         caller,
         route,
         request,
+        body: &body,
     };
     ownership::enforce::enforce(&call, owners, log)?;
     Ok(rule)
@@ -189,15 +192,23 @@ fn route_what(route: &Route) -> String {
     format!("{} {}", route.method, route.template)
 }
 
-fn route_rule(policy: &Policy, profile: &Profile, route: &Route) -> Result<String, Refusal> {
+fn route_rule(
+    policy: &Policy,
+    profile: &Profile,
+    route: &Route,
+) -> Result<Cow<'static, str>, Refusal> {
     match profile
         .routes
         .iter()
         .find(|r| r.matches(&route.method, route.template))
     {
-        Some(rule) if rule.verdict == Verdict::Allow => Ok(rule.name.clone()),
-        Some(rule) => Err(refusal(&rule.name, route_what(route), rule.reason.clone())),
-        None if policy.default_verdict() == Verdict::Allow => Ok(DEFAULT.to_owned()),
+        Some(rule) if rule.verdict == Verdict::Allow => Ok(Cow::Owned(rule.name.clone())),
+        Some(rule) => Err(refusal(
+            rule.name.clone(),
+            route_what(route),
+            rule.reason.clone(),
+        )),
+        None if policy.default_verdict() == Verdict::Allow => Ok(Cow::Borrowed(DEFAULT)),
         None => Err(refusal(
             DEFAULT,
             route_what(route),
@@ -283,12 +294,14 @@ fn body_kind(route: &Route) -> Option<BodyKind> {
     })
 }
 
+/// Checks the query and body of `route` for host escapes, and hands on the create body it
+/// decoded (the ownership checks read it too).
 fn escapes(
     escapes: &Escapes,
     route: &Route,
     request: &AuthzRequest,
     log: &mut FieldLog,
-) -> Result<(), Refusal> {
+) -> Result<Decoded, Refusal> {
     let mut checker = Checker::new(escapes, log);
     if has_shape(route.template, "/build") {
         checker.build_query(route)?;
@@ -296,7 +309,7 @@ fn escapes(
         checker.start_query(route)?;
     }
     let Some(kind) = body_kind(route) else {
-        return Ok(());
+        return Ok(Decoded::Nothing);
     };
     let body = request.request_body.as_slice();
     if kind == BodyKind::PluginArchive {
@@ -307,11 +320,11 @@ fn escapes(
                 "the plugin archive (its config.json declares mounts, devices and capabilities) is never forwarded to authorization plugins, so it cannot be checked",
             ));
         }
-        return Ok(());
+        return Ok(Decoded::Nothing);
     }
     if body.is_empty() {
         if kind == BodyKind::OldApiStart && start_body_ignored(request) {
-            return Ok(());
+            return Ok(Decoded::Nothing);
         }
         if escapes.enforces(BODY_NOT_FORWARDED) {
             return Err(refusal(
@@ -320,7 +333,7 @@ fn escapes(
                 not_forwarded_reason(request),
             ));
         }
-        return Ok(());
+        return Ok(Decoded::Nothing);
     }
     let unreadable = |e: BodyError| {
         refusal(
@@ -331,7 +344,9 @@ fn escapes(
     };
     match kind {
         BodyKind::ContainerCreate => {
-            checker.container_create(&decode::<ContainerCreate>(body).map_err(unreadable)?)?
+            let create = decode::<ContainerCreate>(body).map_err(unreadable)?;
+            checker.container_create(&create)?;
+            return Ok(Decoded::Container(create));
         }
         BodyKind::ExecCreate => {
             checker.exec_create(&decode::<ExecCreate>(body).map_err(unreadable)?)?
@@ -344,10 +359,14 @@ fn escapes(
             &decode::<HostConfig>(body).map_err(unreadable)?,
         )?,
         BodyKind::VolumeCreate => {
-            checker.volume_create(&decode::<VolumeCreate>(body).map_err(unreadable)?)?
+            let create = decode::<VolumeCreate>(body).map_err(unreadable)?;
+            checker.volume_create(&create)?;
+            return Ok(Decoded::Volume(create));
         }
         BodyKind::NetworkCreate => {
-            decode::<NetworkCreate>(body).map_err(unreadable)?;
+            return Ok(Decoded::Network(
+                decode::<NetworkCreate>(body).map_err(unreadable)?,
+            ));
         }
         BodyKind::Service => checker.service(&decode::<ServiceSpec>(body).map_err(unreadable)?)?,
         BodyKind::PluginPrivileges => {
@@ -358,7 +377,7 @@ fn escapes(
         }
         BodyKind::PluginArchive => unreachable!("answered before the body is read"),
     }
-    Ok(())
+    Ok(Decoded::Nothing)
 }
 
 fn content_length(request: &AuthzRequest) -> Option<u64> {

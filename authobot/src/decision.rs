@@ -1,6 +1,7 @@
 //! The outcome of one decision: verdict, the rule that gave it, the message the client sees
 //! and the canonical fields that were read to reach it (for `authobot explain`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -21,16 +22,18 @@ pub struct Field {
 pub struct Decision {
     /// Whether the call may go on.
     pub allow: bool,
-    /// The rule that decided: a built-in rule id or a route rule's name.
-    pub rule: String,
+    /// The rule that decided: a built-in rule id (borrowed: most decisions name one, and
+    /// copying it was an allocation per call) or a route rule's name.
+    pub rule: Cow<'static, str>,
     /// For a deny: what was refused, why, and the rule. Empty for an allow.
     pub message: String,
     /// The canonical fields read, in the order they were read; empty when the decision was
     /// made without a [`FieldLog`] recording (`serve`).
     pub fields: Vec<Field>,
     /// The route the decision resolved, kept for the audit line so it need not parse the
-    /// request target again; `None` when the decision did not keep one (a request-phase
-    /// refusal before routing, a response-phase decision), and the audit then parses it.
+    /// request target again; `None` when the decision did not keep one (a refusal before
+    /// routing, a target that does not route, a decision made outside the plugin), and the
+    /// audit then parses it.
     /// Boxed to keep a `Decision` small: it travels in `Result`s.
     #[serde(skip)]
     pub route: Option<Box<Routed>>,
@@ -45,9 +48,18 @@ pub struct Routed {
     pub path: String,
 }
 
+impl From<protocol::route::Route> for Routed {
+    fn from(route: protocol::route::Route) -> Routed {
+        Routed {
+            template: route.template,
+            path: route.path,
+        }
+    }
+}
+
 impl Decision {
     /// An allow given by `rule`.
-    pub fn allow(rule: impl Into<String>, fields: Vec<Field>) -> Decision {
+    pub fn allow(rule: impl Into<Cow<'static, str>>, fields: Vec<Field>) -> Decision {
         Decision {
             allow: true,
             rule: rule.into(),
@@ -58,7 +70,12 @@ impl Decision {
     }
 
     /// A deny by `rule`: `"{what} is not allowed: {why} (rule: {rule})"`.
-    pub fn deny(rule: impl Into<String>, what: &str, why: &str, fields: Vec<Field>) -> Decision {
+    pub fn deny(
+        rule: impl Into<Cow<'static, str>>,
+        what: &str,
+        why: &str,
+        fields: Vec<Field>,
+    ) -> Decision {
         let rule = rule.into();
         let message = if why.is_empty() {
             format!("{what} is not allowed (rule: {rule})")

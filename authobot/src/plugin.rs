@@ -10,11 +10,12 @@ use protocol::{AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::decision::Decision;
+use crate::decision::{Decision, FieldLog};
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::store::{Store, Unrecorded};
+use crate::ownership::NothingOwned;
 use crate::policy::Policy;
-use crate::response::{decide_response, learn_response};
+use crate::response::Answer;
 
 /// authobot as an [`AuthzPlugin`].
 #[derive(Debug)]
@@ -60,15 +61,15 @@ impl Authobot {
     fn audited(&self, phase: Phase, request: &AuthzRequest) -> AuthzReply {
         use crate::decide::decide_unexplained;
         let started = Instant::now();
-        let policy = self.policy.load();
         // Nobody reads the fields of a served decision: decide without recording them.
         let decision: Decision = match (phase, &self.owners) {
-            (Phase::Request, Some(store)) => decide_unexplained(&policy, request, store),
-            (Phase::Request, None) => {
-                decide_unexplained(&policy, request, &crate::ownership::NothingOwned)
+            (Phase::Request, Some(store)) => {
+                decide_unexplained(&self.policy.load(), request, store)
             }
-            (Phase::Response, Some(store)) => learn(&self.policy.load_full(), request, store),
-            (Phase::Response, None) => decide_response(&policy, request),
+            (Phase::Request, None) => {
+                decide_unexplained(&self.policy.load(), request, &NothingOwned)
+            }
+            (Phase::Response, owners) => answer(request, owners.as_ref()),
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.audit.write(&AuditRecord::new(
@@ -82,12 +83,24 @@ impl Authobot {
     }
 }
 
+/// Decides a response, learning from it when it can teach: only then is the record locked.
+fn answer(request: &AuthzRequest, owners: Option<&Store>) -> Decision {
+    let answer = Answer::new(request);
+    let mut decision = match owners {
+        Some(store) if answer.teaches() => learn(&answer, store),
+        // Nothing to record (or nowhere to record it): the changes, if any, are dropped.
+        _ => answer.decide(&NothingOwned, 0, FieldLog::off()).0,
+    };
+    decision.route = answer.into_routed();
+    decision
+}
+
 /// Learns from a response and records what it learned before answering: the changes are
 /// computed against the record once, under its write lock, and journaled before they apply.
-fn learn(policy: &Arc<Policy>, request: &AuthzRequest, store: &Store) -> Decision {
+fn learn(answer: &Answer<'_>, store: &Store) -> Decision {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let now = u64::try_from(now).unwrap_or_default();
-    match store.learn(|view| learn_response(policy, request, view, now)) {
+    match store.learn(|view| answer.decide(view, now, FieldLog::off())) {
         Ok(decision) => decision,
         Err(Unrecorded { learned, error }) => {
             tracing::error!(error = %error, "ownership change not recorded");

@@ -6,6 +6,8 @@
 //! Objects are resolved the way dockerd resolves them (full id, then name, then unique id
 //! prefix), against the read-only [`OwnershipView`] the caller passes in.
 
+use std::borrow::Cow;
+
 use protocol::body::{decode, ContainerCreate, NetworkCreate, VolumeCreate};
 use protocol::route::Route;
 use protocol::AuthzRequest;
@@ -51,11 +53,53 @@ pub struct Call<'a> {
     pub route: &'a Route,
     /// The whole message.
     pub request: &'a AuthzRequest,
+    /// Its body, if the host-escape checks already decoded it.
+    pub body: &'a Decoded,
 }
 
-impl Call<'_> {
+/// A create body the host-escape checks decoded, handed on so that the ownership checks
+/// read the very same fields without decoding the body a second (or third) time.
+// One per decision, on the stack: boxing the create would cost an allocation per create.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Decoded {
+    /// Nothing was decoded: the checks decode what they need themselves.
+    Nothing,
+    /// `POST /containers/create`.
+    Container(ContainerCreate),
+    /// `POST /volumes/create`.
+    Volume(VolumeCreate),
+    /// `POST /networks/create`.
+    Network(NetworkCreate),
+}
+
+impl<'a> Call<'a> {
     fn what(&self) -> String {
         format!("{} {}", self.route.method, self.route.template)
+    }
+
+    /// The body as a container create: the one already decoded, else decoded now.
+    fn container_create(&self) -> Option<Cow<'a, ContainerCreate>> {
+        match self.body {
+            Decoded::Container(create) => Some(Cow::Borrowed(create)),
+            _ => decode(&self.request.request_body).ok().map(Cow::Owned),
+        }
+    }
+
+    /// The body as a volume create: the one already decoded, else decoded now.
+    fn volume_create(&self) -> Option<Cow<'a, VolumeCreate>> {
+        match self.body {
+            Decoded::Volume(create) => Some(Cow::Borrowed(create)),
+            _ => decode(&self.request.request_body).ok().map(Cow::Owned),
+        }
+    }
+
+    /// The body as a network create: the one already decoded, else decoded now.
+    fn network_create(&self) -> Option<Cow<'a, NetworkCreate>> {
+        match self.body {
+            Decoded::Network(create) => Some(Cow::Borrowed(create)),
+            _ => decode(&self.request.request_body).ok().map(Cow::Owned),
+        }
     }
 }
 
@@ -140,15 +184,17 @@ pub fn enforce(
     }
     if template == "/volumes/create" {
         // dockerd answers a create naming an existing volume with that volume.
-        if let Ok(create) = decode::<VolumeCreate>(&call.request.request_body) {
+        if let Some(create) = call.volume_create() {
             if !create.name.is_empty() {
                 let lookup = view
                     .lookup(ObjectKind::Volume, &create.name)
                     .map_err(store_failed)?;
-                log.read(
-                    "ownership.volume",
-                    serde_json::json!({ "reference": create.name, "lookup": lookup }),
-                );
+                if log.is_recording() {
+                    log.read(
+                        "ownership.volume",
+                        serde_json::json!({ "reference": create.name, "lookup": lookup }),
+                    );
+                }
                 if !matches!(lookup, Lookup::Unknown) {
                     must_own(call, &owner, ObjectKind::Volume, &create.name, &lookup)?;
                 }
@@ -156,7 +202,7 @@ pub fn enforce(
         }
     }
     if template == "/containers/create" && !call.request.request_body.is_empty() {
-        if let Ok(create) = decode::<ContainerCreate>(&call.request.request_body) {
+        if let Some(create) = call.container_create() {
             create_references(call, &owner, &create, view, log)?;
         }
     }
@@ -165,6 +211,9 @@ pub fn enforce(
 
 /// Records what a reference resolved to, for `explain` and the audit of fields read.
 fn log_lookup(log: &mut FieldLog, kind: ObjectKind, reference: &str, lookup: &Lookup) {
+    if !log.is_recording() {
+        return;
+    }
     log.read(
         format!("ownership.{}", kind.noun().replace(' ', "_")),
         serde_json::json!({ "reference": reference, "lookup": lookup }),
@@ -179,12 +228,13 @@ fn must_own(
     reference: &str,
     lookup: &Lookup,
 ) -> Result<(), Denial> {
-    let what = format!("{} on {} {reference:?}", call.what(), kind.noun());
+    // Only a refusal names the call: an allow builds no message.
+    let what = || format!("{} on {} {reference:?}", call.what(), kind.noun());
     match lookup {
         Lookup::Found(owned) if owned.owner == *owner => Ok(()),
         Lookup::Found(owned) => Err(denial(
             OWNERSHIP,
-            what,
+            what(),
             format!(
                 "it belongs to {} (id {}), not to {owner}; only its owner or an admin may touch it",
                 owned.owner,
@@ -193,7 +243,7 @@ fn must_own(
         )),
         Lookup::Unknown => Err(denial(
             OWNERSHIP_UNKNOWN,
-            what,
+            what(),
             format!(
                 "authobot has no record of who owns it (not created through this plugin, or no such {}), and only admins may touch unrecorded objects",
                 kind.noun()
@@ -201,7 +251,7 @@ fn must_own(
         )),
         Lookup::Ambiguous { matches } => Err(denial(
             OWNERSHIP_AMBIGUOUS,
-            what,
+            what(),
             format!("the id prefix matches {matches} recorded objects; give a longer prefix, the full id or the name"),
         )),
     }
@@ -211,26 +261,30 @@ fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// The objects a call names in its path, query or body.
-fn named_objects(call: &Call<'_>) -> Result<Vec<(ObjectKind, String)>, Denial> {
+/// The objects a call names in its path, query or body; path and query references are
+/// borrowed from the route.
+fn named_objects<'a>(call: &Call<'a>) -> Result<Vec<(ObjectKind, Cow<'a, str>)>, Denial> {
     let route = call.route;
     let template = route.template;
-    let param = |name: &str| route.param(name).unwrap_or_default().to_owned();
+    let param = |name: &str| Cow::Borrowed(route.param(name).unwrap_or_default());
     let mut named = Vec::new();
     if template == "/commit" {
         let container = route.query_value("container").unwrap_or_default();
-        named.push((ObjectKind::Container, container.to_owned()));
+        named.push((ObjectKind::Container, Cow::Borrowed(container)));
     } else if template.starts_with("/containers/{name}") {
         named.push((ObjectKind::Container, param("name")));
     } else if template.starts_with("/exec/{") {
         let id = route.param("id").or_else(|| route.param("name"));
-        named.push((ObjectKind::Exec, id.unwrap_or_default().to_owned()));
+        named.push((ObjectKind::Exec, Cow::Borrowed(id.unwrap_or_default())));
     } else if template == "/volumes/{name}" {
         named.push((ObjectKind::Volume, param("name")));
     } else if template.starts_with("/networks/{id}") {
         named.push((ObjectKind::Network, param("id")));
         if template.ends_with("/connect") || template.ends_with("/disconnect") {
-            named.push((ObjectKind::Container, connected_container(call)?));
+            named.push((
+                ObjectKind::Container,
+                Cow::Owned(connected_container(call)?),
+            ));
         }
     }
     Ok(named)
@@ -359,10 +413,12 @@ fn create_references(
                 format!("the ownership record cannot be read ({e})"),
             )
         })?;
-        log.read(
-            format!("ownership.create.{}", kind.noun()),
-            serde_json::json!({ "reference": reference, "lookup": lookup }),
-        );
+        if log.is_recording() {
+            log.read(
+                format!("ownership.create.{}", kind.noun()),
+                serde_json::json!({ "reference": reference, "lookup": lookup }),
+            );
+        }
         let built_in =
             kind == ObjectKind::Network && BUILT_IN_NETWORKS.contains(&reference.as_str());
         if !(built_in && lookup == Lookup::Unknown) {
@@ -418,14 +474,14 @@ fn require_list_filter(call: &Call<'_>, user: &str, log: &mut FieldLog) -> Resul
 }
 
 fn require_owner_label(call: &Call<'_>, user: &str, log: &mut FieldLog) -> Result<(), Denial> {
-    let body = call.request.request_body.as_slice();
-    let labels = match call.route.template {
-        "/containers/create" => decode::<ContainerCreate>(body).map(|c| c.labels),
-        "/volumes/create" => decode::<VolumeCreate>(body).map(|v| v.labels),
-        "/networks/create" => decode::<NetworkCreate>(body).map(|n| n.labels),
+    let label =
+        |labels: &std::collections::BTreeMap<String, String>| labels.get(OWNER_LABEL).cloned();
+    let found = match call.route.template {
+        "/containers/create" => call.container_create().and_then(|c| label(&c.labels)),
+        "/volumes/create" => call.volume_create().and_then(|v| label(&v.labels)),
+        "/networks/create" => call.network_create().and_then(|n| label(&n.labels)),
         _ => return Ok(()),
     };
-    let found = labels.ok().and_then(|mut l| l.remove(OWNER_LABEL));
     log.read(format!("Labels.{OWNER_LABEL}"), &found);
     if found.as_deref() == Some(user) {
         return Ok(());

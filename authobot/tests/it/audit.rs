@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use authobot::audit::AuditLog;
+use authobot::ownership::store::Store;
 use authobot::plugin::Authobot;
 use authobot::Policy;
 use protocol::AuthzPlugin;
@@ -87,6 +88,42 @@ fn call_refused_before_routing_is_audited_with_its_route() {
         protocol::route::parse("GET", target).unwrap().template
     );
     assert_eq!(lines[0]["path"], "/containers/web-app/json");
+}
+
+#[test]
+fn responses_are_audited_with_their_route_whether_or_not_they_teach() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Shared::default();
+    let plugin = Authobot::with_store(
+        Policy::embedded_default(),
+        AuditLog::new(Box::new(sink.clone())),
+        Store::open(dir.path()).unwrap(),
+    );
+    let mut created = request("POST", "/v1.41/containers/create?name=web", None);
+    created.response_status_code = 201;
+    created.response_body = br#"{"Id":"c0ffee","Warnings":[]}"#.to_vec();
+    let mut started = request("POST", "/v1.41/containers/web%2Dapp/start", None);
+    started.response_status_code = 204;
+    let mut unroutable = request("GET", "/v1.41/no/such/route?token=s3cret", None);
+    unroutable.response_status_code = 404;
+    for answer in [&created, &started, &unroutable] {
+        assert!(plugin.authz_response(answer).allow);
+    }
+    let routes: Vec<(String, String)> = lines(&sink)
+        .iter()
+        .map(|l| {
+            (
+                l["route"].as_str().unwrap().into(),
+                l["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("/containers/create", "/containers/create"),
+        ("/containers/{name}/start", "/containers/web-app/start"),
+        ("", "/v1.41/no/such/route"),
+    ];
+    assert_eq!(routes, expected.map(|(r, p)| (r.to_owned(), p.to_owned())));
 }
 
 #[test]
