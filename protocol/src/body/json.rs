@@ -209,6 +209,26 @@ impl<'a> Reader<'a> {
         Ok(key)
     }
 
+    /// Reads `"name":` when the key at the cursor (whitespace skipped) is spelt exactly
+    /// `name`, a name that needs no escaping; otherwise consumes nothing and says `false`.
+    #[inline(always)]
+    pub fn exact_key(&mut self, name: &[u8]) -> Result<bool, Failure> {
+        let start = self.pos + 1;
+        let end = start + name.len();
+        let spelt = self.peek() == Some(b'"')
+            && self.input.get(end) == Some(&b'"')
+            && same_bytes(&self.input[start..end], name);
+        if !spelt {
+            return Ok(false);
+        }
+        self.pos = end + 1;
+        if self.expect_space_then("':'")? != b':' {
+            return Err(syntax(self.pos, "invalid character after object key"));
+        }
+        self.pos += 1;
+        Ok(true)
+    }
+
     /// Consumes the literal (`true`, `false`, `null`) starting at the cursor.
     #[inline]
     pub fn literal(&mut self) -> Result<Literal, Failure> {
@@ -484,6 +504,26 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
+
+/// `a == b` for a field name and a key, without a library call for names of up to 16 bytes
+/// (all of ours but a few): two overlapping 8-byte words cover them.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let last = a.len() - 8;
+    word(a, 0) == word(b, 0)
+        && word(a, last) == word(b, last)
+        && (a.len() <= 16 || a[8..last] == b[8..last])
+}
 
 /// How many bytes at the start of `bytes` belong to the plain part of a string literal
 /// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
