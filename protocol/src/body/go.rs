@@ -580,15 +580,20 @@ impl<'t> Decoder<'t> {
             }
             b'-' | b'0'..=b'9' => {
                 let text = self.reader.number()?;
-                let number = match ty {
-                    Ty::Int(bits) => parse_go_int(text, *bits).map(GoValue::Int),
-                    Ty::Uint(bits) => parse_go_uint(text, *bits).map(GoValue::Uint),
+                // No value is built for a number that is only type-checked.
+                let fits = match (ty, v) {
+                    (Ty::Int(bits), Some(v)) => {
+                        parse_go_int(text, *bits).map(|n| *v = GoValue::Int(n))
+                    }
+                    (Ty::Int(bits), None) => parse_go_int(text, *bits).map(drop),
+                    (Ty::Uint(bits), Some(v)) => {
+                        parse_go_uint(text, *bits).map(|n| *v = GoValue::Uint(n))
+                    }
+                    (Ty::Uint(bits), None) => parse_go_uint(text, *bits).map(drop),
                     _ => None,
                 };
-                match (number, v) {
-                    (Some(n), Some(v)) => *v = n,
-                    (Some(_), None) => {}
-                    (None, _) => self.save_type_error(expected_name(ty)),
+                if fits.is_none() {
+                    self.save_type_error(expected_name(ty));
                 }
             }
             b'[' => match ty {
@@ -887,7 +892,15 @@ fn expected_name(ty: &Ty) -> &'static str {
 
 /// `strconv.ParseInt(s, 10, 64)` plus the target's overflow check: no fraction, no exponent.
 fn parse_go_int(text: &str, bits: u32) -> Option<i64> {
-    let n: i64 = text.parse().ok()?;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    let n = match short_decimal(digits) {
+        Some(magnitude) if negative => i64::try_from(-i128::from(magnitude)).ok()?,
+        Some(magnitude) => i64::try_from(magnitude).ok()?,
+        None => text.parse().ok()?,
+    };
     let (min, max) = if bits >= 64 {
         (i64::MIN, i64::MAX)
     } else {
@@ -901,13 +914,28 @@ fn parse_go_uint(text: &str, bits: u32) -> Option<u64> {
     if !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u64 = text.parse().ok()?;
+    let n: u64 = match short_decimal(text) {
+        Some(n) => n,
+        None => text.parse().ok()?,
+    };
     let max = if bits >= 64 {
         u64::MAX
     } else {
         (1u64 << bits) - 1
     };
     (n <= max).then_some(n)
+}
+
+/// The value of 1 to 19 ASCII digits, which always fits a `u64`: nearly every number in a
+/// body, read without the general parser. `None` for anything else, which the callers hand
+/// to `str::parse`.
+fn short_decimal(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 /// Reading values out of a decoded struct by JSON field name.
@@ -1089,6 +1117,33 @@ mod tests {
         assert_eq!(next, 1);
         assert!(TWO.member("zz", &mut next).is_none());
         assert_eq!(next, 1);
+    }
+
+    #[test]
+    fn short_decimals_read_as_the_general_parser_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "65535",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1.5",
+            "1e3",
+            "",
+        ] {
+            let expected = (!text.is_empty() && text.len() <= 19)
+                .then(|| text.parse::<u64>().ok())
+                .flatten();
+            assert_eq!(short_decimal(text), expected, "{text}");
+        }
+        assert_eq!(parse_go_int("-9223372036854775808", 64), Some(i64::MIN));
+        assert_eq!(parse_go_int("9223372036854775807", 64), Some(i64::MAX));
+        assert_eq!(parse_go_int("-9223372036854775809", 64), None);
+        assert_eq!(parse_go_int("-32768", 16), Some(-32768));
+        assert_eq!(parse_go_int("-32769", 16), None);
+        assert_eq!(parse_go_uint("18446744073709551615", 64), Some(u64::MAX));
+        assert_eq!(parse_go_uint("18446744073709551616", 64), None);
     }
 
     #[test]

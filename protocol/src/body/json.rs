@@ -232,18 +232,38 @@ impl<'a> Reader<'a> {
     /// Consumes the literal (`true`, `false`, `null`) starting at the cursor.
     #[inline]
     pub fn literal(&mut self) -> Result<Literal, Failure> {
-        let (text, literal): (&[u8], _) = match self.peek() {
-            Some(b't') => (b"true", Literal::True),
-            Some(b'f') => (b"false", Literal::False),
-            _ => (b"null", Literal::Null),
+        let (len, literal) = match self.peek() {
+            Some(b't') if self.next_is(b"true") => (4, Literal::True),
+            Some(b'f') if self.next_is(b"false") => (5, Literal::False),
+            Some(b'n') if self.next_is(b"null") => (4, Literal::Null),
+            _ => return Err(self.bad_literal()),
         };
-        for (i, &want) in text.iter().enumerate() {
-            if self.input.get(self.pos + i) != Some(&want) {
-                return Err(syntax(self.pos + i, "invalid character in literal"));
-            }
-        }
-        self.pos += text.len();
+        self.pos += len;
         Ok(literal)
+    }
+
+    /// Whether the input at the cursor starts with `text` (compared as one fixed-size word).
+    #[inline(always)]
+    fn next_is<const N: usize>(&self, text: &[u8; N]) -> bool {
+        self.input
+            .get(self.pos..self.pos + N)
+            .is_some_and(|bytes| bytes == text)
+    }
+
+    /// The error for a literal that is not spelt out: at its first wrong byte.
+    #[cold]
+    fn bad_literal(&self) -> Failure {
+        let text: &[u8] = match self.peek() {
+            Some(b't') => b"true",
+            Some(b'f') => b"false",
+            _ => b"null",
+        };
+        let wrong = text
+            .iter()
+            .enumerate()
+            .find(|&(i, &want)| self.input.get(self.pos + i) != Some(&want))
+            .map_or(self.pos + text.len(), |(i, _)| self.pos + i);
+        syntax(wrong, "invalid character in literal")
     }
 
     /// The error for a byte that cannot start a value.
@@ -667,6 +687,28 @@ mod tests {
         assert_eq!(strings(br#"["\ud83d\ude00"]"#), ["😀"]);
         assert_eq!(strings(br#"["\ud800\u0041"]"#), ["\u{FFFD}A"]);
         assert_eq!(strings(br#"["\udc00"]"#), ["\u{FFFD}"]);
+    }
+
+    #[test]
+    fn a_misspelt_literal_is_refused_at_its_first_wrong_byte() {
+        for (bad, offset) in [
+            ("tru", 3),
+            ("trUe", 2),
+            ("nul!", 3),
+            ("fals", 4),
+            ("[x]", 1),
+        ] {
+            assert!(
+                matches!(
+                    check(bad.as_bytes(), Trailing::Refuse),
+                    Err(BodyError::Syntax { offset: at, .. }) if at == offset
+                ),
+                "{bad}"
+            );
+        }
+        for good in ["true", "false", "null", "[true,false,null]"] {
+            assert!(check(good.as_bytes(), Trailing::Refuse).is_ok(), "{good}");
+        }
     }
 
     #[test]
