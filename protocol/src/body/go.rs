@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use super::json::{Failure, Literal, Reader, Trailing};
+use super::json::{same_bytes, Failure, Literal, Reader, Trailing};
 use super::BodyError;
 
 /// A Go type, as far as JSON decoding can tell types apart.
@@ -100,6 +100,11 @@ fn home(name: &[u8], mask: usize) -> usize {
 
 impl Layout {
     fn new(st: &'static StructTy, flat: Vec<FlatField>) -> Layout {
+        assert!(
+            flat.iter()
+                .all(|f| f.name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')),
+            "a field name needs escaping in JSON, so Reader::exact_key cannot find it"
+        );
         let mut table = vec![("", 0); (flat.len() * 2).next_power_of_two()].into_boxed_slice();
         let mask = table.len() - 1;
         for (index, field) in flat.iter().enumerate() {
@@ -159,26 +164,6 @@ impl Layout {
         let mut buf = [0u8; MAX_FOLDED_KEY];
         self.first_folded(fold_key(key, &mut buf)?)
     }
-}
-
-/// `a == b` for a field name and a key, without a library call for names of up to 16 bytes
-/// (all of ours but a few): two overlapping 8-byte words cover them.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    fn word(bytes: &[u8], at: usize) -> u64 {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    }
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
-    let last = a.len() - 8;
-    word(a, 0) == word(b, 0)
-        && word(a, last) == word(b, last)
-        && (a.len() <= 16 || a[8..last] == b[8..last])
 }
 
 /// The longest field name of any schema struct is shorter than this; a longer key cannot
@@ -242,6 +227,9 @@ pub(crate) struct FlatField {
     pub slots: Vec<usize>,
     /// Whether the value is stored ([`Field::read`]).
     pub read: bool,
+    /// Whether `path` passes through an embedded pointer, which Go allocates when the key
+    /// appears: then even an unread field changes the stored value.
+    pub through_pointer: bool,
 }
 
 impl StructTy {
@@ -303,7 +291,7 @@ impl StructTy {
 
     fn collect_flat_fields(&'static self) -> Vec<FlatField> {
         let mut all: Vec<(FlatField, usize)> = Vec::new();
-        collect_fields(self, &mut Vec::new(), &mut Vec::new(), &mut all);
+        collect_fields(self, &mut Vec::new(), &mut Vec::new(), false, &mut all);
         let mut out = Vec::new();
         for (field, depth) in &all {
             let min = all
@@ -328,6 +316,7 @@ fn collect_fields(
     st: &'static StructTy,
     path: &mut Vec<usize>,
     slots: &mut Vec<usize>,
+    through_pointer: bool,
     out: &mut Vec<(FlatField, usize)>,
 ) {
     let mut next_slot = 0;
@@ -336,15 +325,15 @@ fn collect_fields(
         next_slot += usize::from(field.read);
         path.push(i);
         let inner = match (&field.ty, field.embedded) {
-            (Ty::Struct(s), true) => Some(*s),
-            (Ty::Ptr(Ty::Struct(s)), true) => Some(*s),
+            (Ty::Struct(s), true) => Some((*s, through_pointer)),
+            (Ty::Ptr(Ty::Struct(s)), true) => Some((*s, true)),
             _ => None,
         };
         match inner {
-            Some(s) => {
+            Some((s, through_pointer)) => {
                 // Embedded fields are always stored.
                 slots.extend(slot);
-                collect_fields(s, path, slots, out);
+                collect_fields(s, path, slots, through_pointer, out);
                 slots.truncate(path.len() - 1);
             }
             None => out.push((
@@ -354,6 +343,7 @@ fn collect_fields(
                     path: path.clone(),
                     slots: slots.iter().copied().chain(slot).collect(),
                     read: field.read,
+                    through_pointer,
                 },
                 path.len() - 1,
             )),
@@ -590,15 +580,20 @@ impl<'t> Decoder<'t> {
             }
             b'-' | b'0'..=b'9' => {
                 let text = self.reader.number()?;
-                let number = match ty {
-                    Ty::Int(bits) => parse_go_int(text, *bits).map(GoValue::Int),
-                    Ty::Uint(bits) => parse_go_uint(text, *bits).map(GoValue::Uint),
+                // No value is built for a number that is only type-checked.
+                let fits = match (ty, v) {
+                    (Ty::Int(bits), Some(v)) => {
+                        parse_go_int(text, *bits).map(|n| *v = GoValue::Int(n))
+                    }
+                    (Ty::Int(bits), None) => parse_go_int(text, *bits).map(drop),
+                    (Ty::Uint(bits), Some(v)) => {
+                        parse_go_uint(text, *bits).map(|n| *v = GoValue::Uint(n))
+                    }
+                    (Ty::Uint(bits), None) => parse_go_uint(text, *bits).map(drop),
                     _ => None,
                 };
-                match (number, v) {
-                    (Some(n), Some(v)) => *v = n,
-                    (Some(_), None) => {}
-                    (None, _) => self.save_type_error(expected_name(ty)),
+                if fits.is_none() {
+                    self.save_type_error(expected_name(ty));
                 }
             }
             b'[' => match ty {
@@ -759,15 +754,32 @@ impl<'t> Decoder<'t> {
         st: &'static StructTy,
         mut v: Option<&mut GoValue<'t>>,
     ) -> Result<(), Failure> {
+        let flat = &st.layout().flat;
         let mut next = 0;
         let mut more = self.reader.enter_object()?;
         while more {
-            let key = self.reader.key()?;
-            match st.member(&key, &mut next) {
+            // Clients write a struct's fields in declaration order: the key is most often
+            // spelt exactly as the field after the previous one, which is then Go's choice
+            // whatever else the struct declares, and is read without unquoting.
+            let member = match flat.get(next) {
+                Some(field) if self.reader.exact_key(field.name.as_bytes())? => {
+                    next += 1;
+                    Some(field)
+                }
+                _ => {
+                    let key = self.reader.key()?;
+                    st.member(&key, &mut next)
+                }
+            };
+            match member {
                 // Unknown keys are ignored (their syntax is still checked).
                 None => self.reader.skip_value()?,
                 Some(field) => {
-                    let slot = v.as_deref_mut().and_then(|v| walk_to_field(st, v, field));
+                    // Walking to an unread field only matters when it allocates a pointer.
+                    let slot = v
+                        .as_deref_mut()
+                        .filter(|_| field.read || field.through_pointer)
+                        .and_then(|v| walk_to_field(st, v, field));
                     self.path.push(field.name);
                     let result = self.value(field.ty, slot);
                     self.path.pop();
@@ -880,7 +892,15 @@ fn expected_name(ty: &Ty) -> &'static str {
 
 /// `strconv.ParseInt(s, 10, 64)` plus the target's overflow check: no fraction, no exponent.
 fn parse_go_int(text: &str, bits: u32) -> Option<i64> {
-    let n: i64 = text.parse().ok()?;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    let n = match short_decimal(digits) {
+        Some(magnitude) if negative => i64::try_from(-i128::from(magnitude)).ok()?,
+        Some(magnitude) => i64::try_from(magnitude).ok()?,
+        None => text.parse().ok()?,
+    };
     let (min, max) = if bits >= 64 {
         (i64::MIN, i64::MAX)
     } else {
@@ -894,13 +914,28 @@ fn parse_go_uint(text: &str, bits: u32) -> Option<u64> {
     if !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u64 = text.parse().ok()?;
+    let n: u64 = match short_decimal(text) {
+        Some(n) => n,
+        None => text.parse().ok()?,
+    };
     let max = if bits >= 64 {
         u64::MAX
     } else {
         (1u64 << bits) - 1
     };
     (n <= max).then_some(n)
+}
+
+/// The value of 1 to 19 ASCII digits, which always fits a `u64`: nearly every number in a
+/// body, read without the general parser. `None` for anything else, which the callers hand
+/// to `str::parse`.
+fn short_decimal(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 /// Reading values out of a decoded struct by JSON field name.
@@ -1082,6 +1117,33 @@ mod tests {
         assert_eq!(next, 1);
         assert!(TWO.member("zz", &mut next).is_none());
         assert_eq!(next, 1);
+    }
+
+    #[test]
+    fn short_decimals_read_as_the_general_parser_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "65535",
+            "9999999999999999999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1.5",
+            "1e3",
+            "",
+        ] {
+            let expected = (!text.is_empty() && text.len() <= 19)
+                .then(|| text.parse::<u64>().ok())
+                .flatten();
+            assert_eq!(short_decimal(text), expected, "{text}");
+        }
+        assert_eq!(parse_go_int("-9223372036854775808", 64), Some(i64::MIN));
+        assert_eq!(parse_go_int("9223372036854775807", 64), Some(i64::MAX));
+        assert_eq!(parse_go_int("-9223372036854775809", 64), None);
+        assert_eq!(parse_go_int("-32768", 16), Some(-32768));
+        assert_eq!(parse_go_int("-32769", 16), None);
+        assert_eq!(parse_go_uint("18446744073709551615", 64), Some(u64::MAX));
+        assert_eq!(parse_go_uint("18446744073709551616", 64), None);
     }
 
     #[test]

@@ -209,21 +209,61 @@ impl<'a> Reader<'a> {
         Ok(key)
     }
 
+    /// Reads `"name":` when the key at the cursor (whitespace skipped) is spelt exactly
+    /// `name`, a name that needs no escaping; otherwise consumes nothing and says `false`.
+    #[inline(always)]
+    pub fn exact_key(&mut self, name: &[u8]) -> Result<bool, Failure> {
+        let start = self.pos + 1;
+        let end = start + name.len();
+        let spelt = self.peek() == Some(b'"')
+            && self.input.get(end) == Some(&b'"')
+            && same_bytes(&self.input[start..end], name);
+        if !spelt {
+            return Ok(false);
+        }
+        self.pos = end + 1;
+        if self.expect_space_then("':'")? != b':' {
+            return Err(syntax(self.pos, "invalid character after object key"));
+        }
+        self.pos += 1;
+        Ok(true)
+    }
+
     /// Consumes the literal (`true`, `false`, `null`) starting at the cursor.
     #[inline]
     pub fn literal(&mut self) -> Result<Literal, Failure> {
-        let (text, literal): (&[u8], _) = match self.peek() {
-            Some(b't') => (b"true", Literal::True),
-            Some(b'f') => (b"false", Literal::False),
-            _ => (b"null", Literal::Null),
+        let (len, literal) = match self.peek() {
+            Some(b't') if self.next_is(b"true") => (4, Literal::True),
+            Some(b'f') if self.next_is(b"false") => (5, Literal::False),
+            Some(b'n') if self.next_is(b"null") => (4, Literal::Null),
+            _ => return Err(self.bad_literal()),
         };
-        for (i, &want) in text.iter().enumerate() {
-            if self.input.get(self.pos + i) != Some(&want) {
-                return Err(syntax(self.pos + i, "invalid character in literal"));
-            }
-        }
-        self.pos += text.len();
+        self.pos += len;
         Ok(literal)
+    }
+
+    /// Whether the input at the cursor starts with `text` (compared as one fixed-size word).
+    #[inline(always)]
+    fn next_is<const N: usize>(&self, text: &[u8; N]) -> bool {
+        self.input
+            .get(self.pos..self.pos + N)
+            .is_some_and(|bytes| bytes == text)
+    }
+
+    /// The error for a literal that is not spelt out: at its first wrong byte.
+    #[cold]
+    fn bad_literal(&self) -> Failure {
+        let text: &[u8] = match self.peek() {
+            Some(b't') => b"true",
+            Some(b'f') => b"false",
+            _ => b"null",
+        };
+        let wrong = text
+            .iter()
+            .enumerate()
+            .find(|&(i, &want)| self.input.get(self.pos + i) != Some(&want))
+            .map_or(self.pos + text.len(), |(i, _)| self.pos + i);
+        syntax(wrong, "invalid character in literal")
     }
 
     /// The error for a byte that cannot start a value.
@@ -485,6 +525,26 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
     table
 };
 
+/// `a == b` for a field name and a key, without a library call for names of up to 16 bytes
+/// (all of ours but a few): two overlapping 8-byte words cover them.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(bytes: &[u8], at: usize) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let last = a.len() - 8;
+    word(a, 0) == word(b, 0)
+        && word(a, last) == word(b, last)
+        && (a.len() <= 16 || a[8..last] == b[8..last])
+}
+
 /// How many bytes at the start of `bytes` belong to the plain part of a string literal
 /// (up to the first byte of [`ENDS_PLAIN_STRING`], or all of them). Eight bytes at a time:
 /// in each word, the lowest byte flagged by the zero-byte test is always a true match (only
@@ -627,6 +687,28 @@ mod tests {
         assert_eq!(strings(br#"["\ud83d\ude00"]"#), ["😀"]);
         assert_eq!(strings(br#"["\ud800\u0041"]"#), ["\u{FFFD}A"]);
         assert_eq!(strings(br#"["\udc00"]"#), ["\u{FFFD}"]);
+    }
+
+    #[test]
+    fn a_misspelt_literal_is_refused_at_its_first_wrong_byte() {
+        for (bad, offset) in [
+            ("tru", 3),
+            ("trUe", 2),
+            ("nul!", 3),
+            ("fals", 4),
+            ("[x]", 1),
+        ] {
+            assert!(
+                matches!(
+                    check(bad.as_bytes(), Trailing::Refuse),
+                    Err(BodyError::Syntax { offset: at, .. }) if at == offset
+                ),
+                "{bad}"
+            );
+        }
+        for good in ["true", "false", "null", "[true,false,null]"] {
+            assert!(check(good.as_bytes(), Trailing::Refuse).is_ok(), "{good}");
+        }
     }
 
     #[test]
