@@ -426,9 +426,9 @@ fn is_clean(path: &str) -> bool {
     }
 }
 
-/// Whether any byte of `s` passes `test`. Unlike `Iterator::any` it does not stop at the
-/// first hit, which lets the compiler test many bytes at once (with a `test` that does not
-/// short-circuit either): these checks run on every call and almost never hit.
+/// Whether any byte of `s` passes `test`. Eight bytes are tested together, without stopping
+/// inside them at a hit, which lets the compiler test them at once (with a `test` that does
+/// not short-circuit either): these checks run on every call and almost never hit.
 fn any_byte(s: &str, test: impl Fn(u8) -> bool) -> bool {
     let chunks = s.as_bytes().chunks_exact(8);
     let tail = chunks.remainder();
