@@ -5,7 +5,6 @@
 //! create` through a plugin that records ownership.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use authobot::audit::{AuditLog, AuditRecord};
 use authobot::ownership::store::Store;
@@ -16,17 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use protocol::{AuthzPlugin, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
-fn recorded_create() -> AuthzRequest {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow/run.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a capture line"))
-        .filter(|call| call["phase"] == "Request")
-        .map(|call| serde_json::from_value::<AuthzRequest>(call["message"].clone()).unwrap())
-        .find(|m| m.request_uri.contains("/containers/create"))
-        .expect("the capture holds a container create")
-}
+#[path = "../../protocol/benches/support/recorded.rs"]
+mod recorded;
+use recorded::recorded_create;
 
 fn bench_decide(c: &mut Criterion) {
     let policy = Policy::embedded_default();

@@ -5,22 +5,11 @@
 //! The count per call is the difference between two runs divided by the difference in N.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use protocol::body::{decode, ContainerCreate};
-use protocol::AuthzRequest;
 
-/// The request-phase messages of the recorded `docker run` workflow, in order.
-fn recorded_requests() -> Vec<AuthzRequest> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures/workflow/run.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a capture line"))
-        .filter(|call| call["phase"] == "Request")
-        .map(|call| serde_json::from_value::<AuthzRequest>(call["message"].clone()).unwrap())
-        .collect()
-}
+#[path = "support/recorded.rs"]
+mod recorded;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,11 +18,8 @@ fn main() {
         return;
     };
     let count: usize = count.parse().expect("an iteration count");
-    let requests = recorded_requests();
-    let create = requests
-        .iter()
-        .find(|m| m.request_uri.contains("/containers/create"))
-        .expect("the capture holds a container create");
+    let requests = recorded::recorded_requests();
+    let create = recorded::recorded_create();
     match mode.as_str() {
         "decode" => {
             for _ in 0..count {
