@@ -276,13 +276,7 @@ fn explain(
     };
     let decision = if response || recorded_response {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        learn_response(
-            &policy,
-            &request,
-            owners,
-            u64::try_from(now).unwrap_or_default(),
-        )
-        .0
+        learn_response(&request, owners, u64::try_from(now).unwrap_or_default()).0
     } else {
         decide_with(&policy, &request, owners)
     };

@@ -10,10 +10,11 @@ use protocol::{AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
 use crate::audit::{AuditLog, AuditRecord};
+use crate::decide::decide_unexplained;
 use crate::decision::{Decision, FieldLog};
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::store::{Store, Unrecorded};
-use crate::ownership::NothingOwned;
+use crate::ownership::{NothingOwned, OwnershipView};
 use crate::policy::Policy;
 use crate::response::Answer;
 
@@ -59,17 +60,17 @@ impl Authobot {
     }
 
     fn audited(&self, phase: Phase, request: &AuthzRequest) -> AuthzReply {
-        use crate::decide::decide_unexplained;
         let started = Instant::now();
         // Nobody reads the fields of a served decision: decide without recording them.
-        let decision: Decision = match (phase, &self.owners) {
-            (Phase::Request, Some(store)) => {
-                decide_unexplained(&self.policy.load(), request, store)
+        let decision: Decision = match phase {
+            Phase::Request => {
+                let owners: &dyn OwnershipView = match &self.owners {
+                    Some(store) => store,
+                    None => &NothingOwned,
+                };
+                decide_unexplained(&self.policy.load(), request, owners)
             }
-            (Phase::Request, None) => {
-                decide_unexplained(&self.policy.load(), request, &NothingOwned)
-            }
-            (Phase::Response, owners) => answer(request, owners.as_ref()),
+            Phase::Response => answer(request, self.owners.as_ref()),
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.audit.write(&AuditRecord::new(

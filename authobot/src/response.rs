@@ -15,7 +15,6 @@ use crate::decision::{Decision, FieldLog, Routed};
 use crate::ownership::learn::Lesson;
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::{Change, NothingOwned, OwnershipView};
-use crate::policy::Policy;
 
 /// The rule name of response-phase allows.
 pub const RESPONSE_PHASE: &str = "response-phase";
@@ -89,16 +88,16 @@ impl<'a> Answer<'a> {
     }
 }
 
-/// Decides the response phase of one API call with nothing recorded as owned.
-pub fn decide_response(policy: &Policy, request: &AuthzRequest) -> Decision {
-    learn_response(policy, request, &NothingOwned, 0).0
+/// Decides the response phase of one API call with nothing recorded as owned. The response
+/// phase reads no policy: everything a policy refuses is refused in the request phase.
+pub fn decide_response(request: &AuthzRequest) -> Decision {
+    learn_response(request, &NothingOwned, 0).0
 }
 
 /// Decides the response phase of one API call and returns the ownership changes its answer
 /// teaches, resolved against `owners`, keeping the fields read (for `explain` and tests);
 /// `now` (Unix seconds) stamps what is learned.
 pub fn learn_response(
-    _policy: &Policy,
     request: &AuthzRequest,
     owners: &dyn OwnershipView,
     now: u64,

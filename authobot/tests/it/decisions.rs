@@ -217,10 +217,7 @@ match = ["* /**"]
 
 #[test]
 fn response_phase_allows_and_says_so() {
-    let decision = decide_response(
-        &Policy::embedded_default(),
-        &request("POST", CREATE, Some(r#"{"Image":"busybox"}"#)),
-    );
+    let decision = decide_response(&request("POST", CREATE, Some(r#"{"Image":"busybox"}"#)));
     assert!(decision.allow);
     assert_eq!(decision.rule, "response-phase");
 }
