@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use authobot::audit::AuditLog;
 use authobot::decide::decide_with;
 use authobot::explain;
+use authobot::ownership::maintenance;
 use authobot::ownership::store::{Store, StoreOptions};
 use authobot::ownership::{NothingOwned, OwnershipView};
 use authobot::plugin::Authobot;
@@ -106,6 +107,34 @@ enum Command {
     },
     /// List the built-in rules and what each refuses.
     Rules,
+    /// Check or repair the ownership record in a state directory.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Check every line of the ownership journal: exit 0 if a plugin starts on it, 1 if it
+    /// is damaged (each problem named by line), 2 if it cannot be read. Safe while a plugin
+    /// serves: takes no lock, writes nothing.
+    Check {
+        /// The state directory.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
+    /// Keep the first LINE lines of a damaged journal and drop the rest. The journal is
+    /// copied to `ownership.journal.backup-TIME` first. Refused while a plugin serves the
+    /// directory.
+    Repair {
+        /// The state directory.
+        #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// The last line to keep (`state check` says how many are sound; 0 starts afresh).
+        #[arg(long, value_name = "LINE")]
+        drop_after: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,6 +187,7 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::State { command } => state(command),
     };
     match result {
         Ok(code) => code,
@@ -240,6 +270,27 @@ fn check(path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+fn state(command: StateCommand) -> Result<ExitCode> {
+    match command {
+        StateCommand::Check { state_dir } => {
+            let checked = maintenance::check(&state_dir)?;
+            print!("{checked}");
+            Ok(if checked.sound() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        StateCommand::Repair {
+            state_dir,
+            drop_after,
+        } => {
+            print!("{}", maintenance::repair(&state_dir, drop_after)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

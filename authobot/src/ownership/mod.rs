@@ -12,6 +12,7 @@ pub mod config;
 pub mod enforce;
 pub mod journal;
 pub mod learn;
+pub mod maintenance;
 mod record;
 pub mod rules;
 pub mod store;
@@ -114,20 +115,61 @@ pub enum StoreError {
     /// The journal could not be read or written.
     #[error("ownership record: {0}")]
     Journal(String),
-    /// A line before the journal's last is not one this version writes: the file was
+    /// A line of the journal (or of its durable mark) fails its checks: the file was
     /// damaged, and guessing what it held could hand an object to the wrong user.
-    #[error("ownership record: {}, line {line}, is corrupt ({reason}); restore the journal from a backup (moving it aside forgets every owner)", path.display())]
+    #[error("ownership record: {}, line {line}, is corrupt ({reason}); {}", path.display(), recovery(path, line.saturating_sub(1)))]
     Corrupt {
-        /// The journal.
+        /// The file.
         path: PathBuf,
         /// The line's number, from 1.
         line: u64,
         /// What is wrong with it.
         reason: String,
     },
+    /// Lines the journal held once are missing: it was cut short, emptied or removed.
+    #[error("ownership record: {} is incomplete: {reason}; {}", path.display(), recovery(path, *keep))]
+    Incomplete {
+        /// The journal.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+        /// How many lines a repair could keep.
+        keep: u64,
+    },
+    /// The journal's path no longer names the file the plugin appends to: what it learns
+    /// would be lost at the next start, so it learns nothing.
+    #[error("ownership record: {} {reason}; changes are not recorded until {remedy}", path.display())]
+    Detached {
+        /// The journal.
+        path: PathBuf,
+        /// What happened to it.
+        reason: &'static str,
+        /// What brings recording back.
+        remedy: &'static str,
+    },
     /// Another process (a second plugin) holds the state directory.
     #[error("ownership record: {} is in use by another authobot (only one plugin may serve a state directory)", .0.display())]
     Locked(PathBuf),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(path: &std::path::Path, line: u64, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            path: path.to_owned(),
+            line,
+            reason,
+        }
+    }
+}
+
+/// What an operator can do about a damaged state directory, in an error message.
+fn recovery(path: &std::path::Path, keep: u64) -> String {
+    let dir = path.parent().unwrap_or(std::path::Path::new(".")).display();
+    format!(
+        "nothing was started: `authobot state check --state-dir {dir}` lists every problem; \
+         restore a backup, or keep the first {keep} lines with `authobot state repair \
+         --state-dir {dir} --drop-after {keep}` (it backs the journal up first)"
+    )
 }
 
 /// The read-only view of ownership that decisions are made against.

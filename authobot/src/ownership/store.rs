@@ -3,17 +3,21 @@
 //!
 //! A learn takes the write lock, computes its changes against the record, appends them to
 //! the journal in one write(2) and only then applies them in memory, so the daemon never
-//! gets an answer for a change a restarted plugin would not know. Lookups share a read
-//! lock and never touch the disk. A background thread fdatasyncs the journal every
-//! `fsync_interval` (power-loss durability; kill -9 needs only the completed write) and
-//! compacts it when it has grown well past the live record. One plugin at a time: the
-//! state directory is held with an exclusive `flock`.
+//! gets an answer for a change a restarted plugin would not know. Before writing, a learn
+//! checks that the journal's path still names the file it appends to: a journal removed or
+//! replaced under the plugin would take what it learns with it at the next start, so
+//! nothing is learned until the directory is back (the record in memory is then written
+//! there). Lookups share a read lock and never touch the disk. A background thread
+//! fdatasyncs the journal every `fsync_interval` (power-loss durability; kill -9 needs only
+//! the completed write), records how far it is fsynced (the durable mark), and compacts the
+//! journal when it has grown well past the live record. One plugin at a time: the state
+//! directory is held with an exclusive `flock`.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
@@ -21,7 +25,10 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::journal::{self, io_error, Appender, COMPACTING_FILE, JOURNAL_FILE};
+use super::journal::{
+    self, io_error, Appender, Detached, Format, Reading, Written, COMPACTING_FILE, JOURNAL_FILE,
+    SYNCED_FILE, UNCHECKED_FILE,
+};
 use super::record::Record;
 use super::{Change, Lookup, ObjectKind, Owned, Owner, OwnershipView, StoreError};
 
@@ -63,6 +70,27 @@ pub struct Unrecorded<T> {
     pub error: StoreError,
 }
 
+/// How the journal stands, for `authobot status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalStatus {
+    /// The journal file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its lines.
+    pub lines: u64,
+    /// The sequence number of its last line.
+    pub seq: u64,
+    /// The highest sequence number known to be fsynced.
+    pub durable_seq: u64,
+    /// How long the oldest change not yet fsynced has waited (zero when all are).
+    pub fsync_lag: Duration,
+    /// Objects in the record.
+    pub objects: u64,
+    /// Whether learns can be recorded (the journal is in place and not left uncut).
+    pub writable: bool,
+}
+
 /// The record and, when writable, the journal it is appended to.
 #[derive(Debug)]
 struct State {
@@ -80,8 +108,21 @@ struct Shared {
     learns: Mutex<()>,
     /// Set by learns, cleared by the fsync that covers them.
     dirty: AtomicBool,
+    /// When the oldest change not yet fsynced was written (nanoseconds after `started`),
+    /// zero when none waits.
+    unsynced_since: AtomicU64,
+    /// The highest sequence number known to be fsynced, and the one the mark on disk says.
+    durable: AtomicU64,
+    marked: AtomicU64,
+    /// Whether the background thread has already reported the journal detached.
+    detached_reported: AtomicBool,
+    started: Instant,
     dir: PathBuf,
+    journal_path: PathBuf,
     options: StoreOptions,
+    /// The state directory's `flock`, held for the store's life: no second plugin writes
+    /// the same journal. Taken again on the new directory when a removed one comes back.
+    lock: Mutex<Option<Flock<File>>>,
 }
 
 /// The ownership record, open for reading (and writing, unless opened read-only).
@@ -90,8 +131,87 @@ pub struct Store {
     shared: Arc<Shared>,
     /// Stops the background thread when dropped; `None` when read-only.
     worker: Option<(Sender<()>, JoinHandle<()>)>,
-    /// Held for the store's life: no second plugin writes the same journal.
-    _lock: Option<Flock<File>>,
+}
+
+/// Takes the state directory's exclusive lock, without waiting.
+pub(super) fn lock_dir(state_dir: &Path) -> Result<Flock<File>, StoreError> {
+    let dir = File::open(state_dir).map_err(|e| io_error("cannot open", state_dir, &e))?;
+    Flock::lock(dir, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            StoreError::Locked(state_dir.to_owned())
+        } else {
+            io_error("cannot lock", state_dir, &errno.into())
+        }
+    })
+}
+
+/// Brings the journal in `dir` to a checked, whole state and replays it into `record`:
+/// created if missing (when nothing says it existed), a torn tail set aside, a journal in
+/// the format before checksums converted (the old file kept beside it). Returns its
+/// length, lines and last sequence number.
+fn prepare(dir: &Path, record: &mut Record) -> Result<(u64, u64, u64), StoreError> {
+    let path = dir.join(JOURNAL_FILE);
+    let mark = journal::read_mark(dir)?;
+    if !path.exists() {
+        if let Some(reason) = journal::missing(None, mark) {
+            return Err(StoreError::Incomplete {
+                path,
+                reason,
+                keep: 0,
+            });
+        }
+        let (len, lines) = journal::replace_with_snapshot(dir, record, 0)?;
+        return Ok((len, lines, 0));
+    }
+    let scan = journal::scan(&path, record, Reading::ToFirstProblem, u64::MAX)?;
+    if let Some(problem) = scan.problems.first() {
+        return Err(StoreError::corrupt(
+            &path,
+            problem.line,
+            problem.what.clone(),
+        ));
+    }
+    if scan.torn > 0 {
+        let aside = journal::keep_tail(&path, scan.sound_len)?;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| {
+                file.set_len(scan.sound_len)?;
+                file.sync_all()
+            })
+            .map_err(|e| io_error("cannot cut the torn tail off", &path, &e))?;
+        tracing::warn!(
+            journal = %path.display(),
+            kept_in = %aside.display(),
+            bytes = scan.torn,
+            "a torn last line (a write cut short) was set aside"
+        );
+    }
+    if let Some(reason) = journal::missing(Some(&scan), mark) {
+        return Err(StoreError::Incomplete {
+            path,
+            reason,
+            keep: scan.lines,
+        });
+    }
+    match scan.format {
+        Format::Checked => Ok((scan.sound_len, scan.lines, scan.last_seq)),
+        Format::Empty | Format::Unchecked => {
+            if scan.format == Format::Unchecked {
+                let kept = journal::unused_name(dir, UNCHECKED_FILE);
+                fs::hard_link(&path, &kept).map_err(|e| io_error("cannot keep", &kept, &e))?;
+                tracing::info!(
+                    journal = %path.display(),
+                    kept_in = %kept.display(),
+                    lines = scan.lines,
+                    "converting the ownership journal to the checksummed format"
+                );
+            }
+            let (len, lines) = journal::replace_with_snapshot(dir, record, scan.last_seq)?;
+            Ok((len, lines, scan.last_seq))
+        }
+    }
 }
 
 impl Store {
@@ -101,46 +221,46 @@ impl Store {
     }
 
     /// Opens (or creates) the record in `state_dir`, creating the directory if needed,
-    /// and holds it: a second open fails until this store is dropped.
+    /// and holds it: a second open fails until this store is dropped. A journal that fails
+    /// its checks is refused ([`StoreError::Corrupt`], [`StoreError::Incomplete`]).
     pub fn open_with(state_dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         fs::create_dir_all(state_dir).map_err(|e| io_error("cannot create", state_dir, &e))?;
-        let dir = File::open(state_dir).map_err(|e| io_error("cannot open", state_dir, &e))?;
-        let lock = Flock::lock(dir, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-            if errno == nix::errno::Errno::EWOULDBLOCK {
-                StoreError::Locked(state_dir.to_owned())
-            } else {
-                io_error("cannot lock", state_dir, &errno.into())
-            }
-        })?;
+        let lock = lock_dir(state_dir)?;
         // A compaction cut short left its new journal unfinished: the old one is whole.
         let compacting = state_dir.join(COMPACTING_FILE);
         if compacting.exists() {
             fs::remove_file(&compacting).map_err(|e| io_error("cannot remove", &compacting, &e))?;
         }
         let path = state_dir.join(JOURNAL_FILE);
-        let created = !path.exists();
-        let file = journal::open_append(&path)?;
-        if created {
-            lock.sync_all()
-                .map_err(|e| io_error("cannot sync", state_dir, &e))?;
-        }
         let mut record = Record::default();
-        let replayed = journal::replay(&path, &mut record)?;
-        if replayed.torn {
-            tracing::warn!(journal = %path.display(), "dropping a torn last line (a write cut short)");
-            file.set_len(replayed.len)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| io_error("cannot truncate", &path, &e))?;
+        let (len, lines, seq) = prepare(state_dir, &mut record)?;
+        let file = journal::open_append(&path)?;
+        // What a killed plugin wrote may still be in the page cache only: make it durable,
+        // so the mark can say so.
+        file.sync_data()
+            .map_err(|e| io_error("cannot sync", &path, &e))?;
+        if journal::read_mark(state_dir)? < Some(seq) {
+            journal::write_mark(state_dir, seq)
+                .map_err(|e| io_error("cannot write", &state_dir.join(SYNCED_FILE), &e))?;
         }
+        let appender =
+            Appender::new(file, len, lines, seq).map_err(|e| io_error("cannot stat", &path, &e))?;
         let shared = Arc::new(Shared {
             state: RwLock::new(State {
                 record,
-                journal: Some(Appender::new(file, replayed.len, replayed.lines)),
+                journal: Some(appender),
             }),
             learns: Mutex::new(()),
             dirty: AtomicBool::new(false),
+            unsynced_since: AtomicU64::new(0),
+            durable: AtomicU64::new(seq),
+            marked: AtomicU64::new(seq),
+            detached_reported: AtomicBool::new(false),
+            started: Instant::now(),
             dir: state_dir.to_owned(),
+            journal_path: path,
             options,
+            lock: Mutex::new(Some(lock)),
         });
         let (stop, stopped) = mpsc::channel::<()>();
         let background = Arc::clone(&shared);
@@ -152,25 +272,20 @@ impl Store {
                     interval => interval,
                 };
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    background.sync_if_dirty();
-                    if background.wants_compaction() {
-                        if let Err(e) = background.compact() {
-                            tracing::error!(error = %e, "ownership journal not compacted");
-                        }
-                    }
+                    background.tend();
                 }
             })
             .map_err(|e| io_error("cannot start the journal thread for", state_dir, &e))?;
         Ok(Store {
             shared,
             worker: Some((stop, worker)),
-            _lock: Some(lock),
         })
     }
 
     /// Reads the record in `state_dir` for a one-off decision (`authobot explain`): no
     /// lock is taken and nothing is written, so a running plugin is never blocked; a line
-    /// it is writing at that moment is left out like a torn one.
+    /// it is writing at that moment is left out like a torn one. A journal that fails its
+    /// checks is refused as on open.
     pub fn open_read_only(state_dir: &Path) -> Result<Store, StoreError> {
         let path = state_dir.join(JOURNAL_FILE);
         if !path.exists() {
@@ -179,8 +294,23 @@ impl Store {
                 path.display()
             )));
         }
+        let mark = journal::read_mark(state_dir)?;
         let mut record = Record::default();
-        journal::replay(&path, &mut record)?;
+        let scan = journal::scan(&path, &mut record, Reading::ToFirstProblem, u64::MAX)?;
+        if let Some(problem) = scan.problems.first() {
+            return Err(StoreError::corrupt(
+                &path,
+                problem.line,
+                problem.what.clone(),
+            ));
+        }
+        if let Some(reason) = journal::missing(Some(&scan), mark) {
+            return Err(StoreError::Incomplete {
+                path,
+                reason,
+                keep: scan.lines,
+            });
+        }
         Ok(Store {
             shared: Arc::new(Shared {
                 state: RwLock::new(State {
@@ -189,17 +319,48 @@ impl Store {
                 }),
                 learns: Mutex::new(()),
                 dirty: AtomicBool::new(false),
+                unsynced_since: AtomicU64::new(0),
+                durable: AtomicU64::new(scan.last_seq),
+                marked: AtomicU64::new(scan.last_seq),
+                detached_reported: AtomicBool::new(false),
+                started: Instant::now(),
                 dir: state_dir.to_owned(),
+                journal_path: path,
                 options: StoreOptions::default(),
+                lock: Mutex::new(None),
             }),
             worker: None,
-            _lock: None,
         })
     }
 
     /// The journal file.
     pub fn path(&self) -> PathBuf {
-        self.shared.dir.join(JOURNAL_FILE)
+        self.shared.journal_path.clone()
+    }
+
+    /// How the journal stands.
+    pub fn status(&self) -> JournalStatus {
+        let shared = &self.shared;
+        let state = shared.read();
+        let since = shared.unsynced_since.load(Ordering::Acquire);
+        let fsync_lag = match since {
+            0 => Duration::ZERO,
+            since => shared
+                .started
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(since)),
+        };
+        let journal = state.journal.as_ref();
+        JournalStatus {
+            path: shared.journal_path.clone(),
+            bytes: journal.map_or(0, |j| j.len),
+            lines: journal.map_or(0, |j| j.lines),
+            seq: journal.map_or(0, |j| j.seq),
+            durable_seq: shared.durable.load(Ordering::Acquire),
+            fsync_lag,
+            objects: state.record.len() as u64,
+            writable: journal.is_some_and(|j| j.writable(&shared.journal_path)),
+        }
     }
 
     /// Applies `changes`, journaled when this returns.
@@ -236,22 +397,34 @@ impl Store {
                 error: StoreError::Journal("the record was opened read-only".into()),
             });
         };
-        let mut lines = Vec::with_capacity(ops.len() * 160);
-        for op in &ops {
-            journal::encode(op, &mut lines);
-        }
-        let sync = self.shared.options.fsync_interval.is_zero();
-        if let Err(e) = journal.append(&lines, ops.len() as u64, sync) {
-            let error = io_error("cannot append to", &self.path(), &e);
+        let path = &self.shared.journal_path;
+        if let Err(detached) = journal.attached(path) {
             return Err(Unrecorded {
                 learned: Some(learned),
-                error,
+                error: self.shared.detached_error(&detached),
+            });
+        }
+        let mut lines = Vec::with_capacity(ops.len() * 200);
+        for (seq, op) in (journal.seq + 1..).zip(&ops) {
+            journal::encode(seq, op, &mut lines);
+        }
+        let sync = self.shared.options.fsync_interval.is_zero();
+        if let Err(e) = journal.append(path, &lines, ops.len() as u64, sync) {
+            return Err(Unrecorded {
+                learned: Some(learned),
+                error: io_error("cannot append to", path, &e),
             });
         }
         for op in &ops {
             record.apply(op);
         }
-        self.shared.dirty.store(!sync, Ordering::Release);
+        if sync {
+            self.shared.durable.fetch_max(journal.seq, Ordering::AcqRel);
+        } else if !self.shared.dirty.swap(true, Ordering::AcqRel) {
+            let now = self.shared.started.elapsed().as_nanos();
+            let now = u64::try_from(now).unwrap_or(u64::MAX).max(1);
+            self.shared.unsynced_since.store(now, Ordering::Release);
+        }
         Ok(learned)
     }
 
@@ -269,11 +442,7 @@ impl Store {
 /// A new journal being written by a compaction.
 #[derive(Debug)]
 struct Compaction {
-    file: File,
-    path: PathBuf,
-    /// Its length and lines so far.
-    len: u64,
-    lines: u64,
+    written: Written,
     /// The old journal's length and lines when the snapshot was taken: its tail from
     /// there on is appended before the new journal replaces it.
     from_len: u64,
@@ -295,19 +464,148 @@ impl Shared {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn journal_path(&self) -> PathBuf {
-        self.dir.join(JOURNAL_FILE)
+    fn detached_error(&self, detached: &Detached) -> StoreError {
+        let (reason, remedy) = match detached {
+            Detached::Removed => (
+                "was removed while the plugin ran (the file or its directory)",
+                "the directory exists again (the record held in memory is then written there) or the plugin restarts",
+            ),
+            Detached::Replaced => (
+                "names another file than the one the plugin opened (replaced while it ran)",
+                "the plugin restarts (and reads that file) or that file is moved away (the record held in memory is then written there)",
+            ),
+        };
+        StoreError::Detached {
+            path: self.journal_path.clone(),
+            reason,
+            remedy,
+        }
+    }
+
+    /// One round of the background thread.
+    fn tend(&self) {
+        self.sync_if_dirty();
+        if !self.watch_attachment() {
+            return;
+        }
+        self.mark_durable();
+        if self.wants_compaction() {
+            if let Err(e) = self.compact() {
+                tracing::error!(error = %e, "ownership journal not compacted");
+            }
+        }
     }
 
     fn sync_if_dirty(&self) {
+        let since = self.unsynced_since.load(Ordering::Acquire);
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return;
         }
-        let file = self.read().journal.as_ref().map(|j| Arc::clone(&j.file));
-        if let Some(Err(e)) = file.map(|f| f.sync_data()) {
-            tracing::error!(journal = %self.journal_path().display(), error = %e, "ownership journal not fsynced");
-            self.dirty.store(true, Ordering::Release);
+        let Some((file, seq)) = self
+            .read()
+            .journal
+            .as_ref()
+            .map(|j| (Arc::clone(&j.file), j.seq))
+        else {
+            return;
+        };
+        match file.sync_data() {
+            Ok(()) => {
+                self.durable.fetch_max(seq, Ordering::AcqRel);
+                // A learn that came after the fsync started keeps its own time.
+                let _ = self.unsynced_since.compare_exchange(
+                    since,
+                    0,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
+            Err(e) => {
+                tracing::error!(journal = %self.journal_path.display(), error = %e, "ownership journal not fsynced");
+                self.dirty.store(true, Ordering::Release);
+            }
         }
+    }
+
+    /// Records on disk how far the journal is fsynced, when that moved.
+    fn mark_durable(&self) {
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable <= self.marked.load(Ordering::Acquire) {
+            return;
+        }
+        match journal::write_mark(&self.dir, durable) {
+            Ok(()) => self.marked.store(durable, Ordering::Release),
+            Err(e) => {
+                tracing::error!(mark = %self.dir.join(SYNCED_FILE).display(), error = %e, "durable mark not written");
+            }
+        }
+    }
+
+    /// Whether the journal's path still names the open journal. When it does not, says so
+    /// once; when nothing is there and the directory exists again, writes the record held
+    /// in memory there and goes on with it.
+    fn watch_attachment(&self) -> bool {
+        let detached = match self
+            .read()
+            .journal
+            .as_ref()
+            .map(|j| j.attached(&self.journal_path))
+        {
+            Some(Err(detached)) => detached,
+            _ => return true,
+        };
+        if !self.detached_reported.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %self.detached_error(&detached), "ownership journal lost");
+        }
+        if detached == Detached::Removed && self.dir.is_dir() {
+            match self.reattach() {
+                Ok(()) => {
+                    self.detached_reported.store(false, Ordering::Release);
+                    return true;
+                }
+                Err(e) => tracing::error!(error = %e, "ownership journal not written again"),
+            }
+        }
+        false
+    }
+
+    /// Writes the record held in memory as the journal of the state directory that came
+    /// back, under its new lock.
+    fn reattach(&self) -> Result<(), StoreError> {
+        let lock = lock_dir(&self.dir)?;
+        let _no_learns = self.learns();
+        let (len, lines) = {
+            let state = self.read();
+            let Some(journal) = &state.journal else {
+                return Ok(());
+            };
+            if journal.attached(&self.journal_path) != Err(Detached::Removed) {
+                return Ok(());
+            }
+            journal::replace_with_snapshot(&self.dir, &state.record, journal.seq)?
+        };
+        let file = journal::open_append(&self.journal_path)?;
+        let seq = {
+            let mut state = self.write();
+            let Some(journal) = &mut state.journal else {
+                return Ok(());
+            };
+            journal
+                .swap(file, len, lines)
+                .map_err(|e| io_error("cannot stat", &self.journal_path, &e))?;
+            journal.seq
+        };
+        *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
+        journal::write_mark(&self.dir, seq)
+            .map_err(|e| io_error("cannot write", &self.dir.join(SYNCED_FILE), &e))?;
+        self.durable.fetch_max(seq, Ordering::AcqRel);
+        self.marked.store(seq, Ordering::Release);
+        tracing::warn!(
+            journal = %self.journal_path.display(),
+            objects = lines - 1,
+            "ownership journal written again from the record in memory: learns are recorded again"
+        );
+        Ok(())
     }
 
     fn wants_compaction(&self) -> bool {
@@ -323,16 +621,19 @@ impl Shared {
         let started = Instant::now();
         let compaction = self.snapshot()?;
         let learns_waited = started.elapsed();
-        compaction
+        let written = &compaction.written;
+        written
             .file
             .sync_data()
-            .map_err(|e| io_error("cannot sync", &compaction.path, &e))?;
-        let path = compaction.path.clone();
-        let lines = compaction.lines;
+            .map_err(|e| io_error("cannot sync", &written.path, &e))?;
+        let path = written.path.clone();
+        let lines = written.lines;
         let file = self.install(compaction).inspect_err(|_| {
             let _ = fs::remove_file(&path);
         })?;
-        self.sync_after_install(&file)?;
+        file.sync_data()
+            .map_err(|e| io_error("cannot sync", &self.journal_path, &e))?;
+        journal::sync_dir(&self.dir)?;
         tracing::info!(
             live_lines = lines,
             learns_waited_ms = learns_waited.as_millis(),
@@ -342,17 +643,9 @@ impl Shared {
         Ok(())
     }
 
-    /// Writes the live record as own-lines to a new journal. Learns wait and lookups go
-    /// on, so the snapshot is one consistent state.
+    /// Writes the live record as a snapshot journal. Learns wait and lookups go on, so the
+    /// snapshot is one consistent state.
     fn snapshot(&self) -> Result<Compaction, StoreError> {
-        let path = self.dir.join(COMPACTING_FILE);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .read(true)
-            .open(&path)
-            .map_err(|e| io_error("cannot create", &path, &e))?;
         let _no_learns = self.learns();
         let state = self.read();
         let Some(journal) = &state.journal else {
@@ -360,27 +653,12 @@ impl Shared {
                 "the record was opened read-only".into(),
             ));
         };
-        let mut out = BufWriter::with_capacity(64 << 10, &file);
-        let mut line = Vec::with_capacity(256);
-        let (mut len, mut lines) = (0u64, 0u64);
-        for op in state.record.as_owns() {
-            line.clear();
-            journal::encode(&op, &mut line);
-            out.write_all(&line)
-                .map_err(|e| io_error("cannot write", &path, &e))?;
-            len += line.len() as u64;
-            lines += 1;
-        }
-        out.flush()
-            .map_err(|e| io_error("cannot write", &path, &e))?;
-        drop(out);
+        let written =
+            journal::write_snapshot(&self.dir.join(COMPACTING_FILE), &state.record, journal.seq)?;
         Ok(Compaction {
             from_len: journal.len,
             from_lines: journal.lines,
-            file,
-            path,
-            len,
-            lines,
+            written,
         })
     }
 
@@ -392,28 +670,25 @@ impl Shared {
                 "the record was opened read-only".into(),
             ));
         };
-        let old = self.journal_path();
+        let old = &self.journal_path;
+        if let Err(detached) = journal.attached(old) {
+            return Err(self.detached_error(&detached));
+        }
         let tail = journal.len - compaction.from_len;
-        let mut source = File::open(&old).map_err(|e| io_error("cannot open", &old, &e))?;
+        let mut source = File::open(old).map_err(|e| io_error("cannot open", old, &e))?;
         source
             .seek(SeekFrom::Start(compaction.from_len))
-            .and_then(|_| io::copy(&mut source.take(tail), &mut compaction.file))
-            .map_err(|e| io_error("cannot copy the tail of", &old, &e))?;
-        fs::rename(&compaction.path, &old).map_err(|e| io_error("cannot rename over", &old, &e))?;
-        let lines = compaction.lines + (journal.lines - compaction.from_lines);
+            .and_then(|_| io::copy(&mut source.take(tail), &mut compaction.written.file))
+            .map_err(|e| io_error("cannot copy the tail of", old, &e))?;
+        fs::rename(&compaction.written.path, old)
+            .map_err(|e| io_error("cannot rename over", old, &e))?;
+        let lines = compaction.written.lines + (journal.lines - compaction.from_lines);
         // Appends go to the end whatever the position: the file is reopened for appending.
-        let file = journal::open_append(&old)?;
-        journal.swap(file, compaction.len + tail, lines);
+        let file = journal::open_append(old)?;
+        journal
+            .swap(file, compaction.written.len + tail, lines)
+            .map_err(|e| io_error("cannot stat", old, &e))?;
         Ok(Arc::clone(&journal.file))
-    }
-
-    /// Makes the new journal and its name durable.
-    fn sync_after_install(&self, file: &File) -> Result<(), StoreError> {
-        file.sync_data()
-            .map_err(|e| io_error("cannot sync", &self.journal_path(), &e))?;
-        File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| io_error("cannot sync", &self.dir, &e))
     }
 }
 
@@ -425,6 +700,15 @@ impl Drop for Store {
             // A clean shutdown leaves nothing to the next fsync interval.
             self.shared.dirty.store(true, Ordering::Release);
             self.shared.sync_if_dirty();
+            let attached = self
+                .shared
+                .read()
+                .journal
+                .as_ref()
+                .map(|j| j.attached(&self.shared.journal_path));
+            if attached == Some(Ok(())) {
+                self.shared.mark_durable();
+            }
         }
     }
 }
@@ -660,7 +944,7 @@ mod tests {
     }
 
     #[test]
-    fn the_journal_is_one_json_line_per_primitive_change() {
+    fn the_journal_is_a_header_then_one_json_line_per_primitive_change() {
         let (dir, store) = temp_store();
         store
             .apply(&[
@@ -674,52 +958,79 @@ mod tests {
                 learned_before: 101,
             }])
             .unwrap();
-        let lines: Vec<serde_json::Value> = journal_text(dir.path())
+        let mut lines: Vec<serde_json::Value> = journal_text(dir.path())
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        assert_eq!(lines.len(), 3);
+        for line in &mut lines {
+            assert!(line["crc"].as_str().is_some_and(|crc| crc.len() == 8));
+            line.as_object_mut().unwrap().remove("crc");
+        }
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0], serde_json::json!({"seq":0,"snapshot":0}));
         assert_eq!(
-            lines[0],
-            serde_json::json!({"op":"own","kind":"container","id":"old","owner":"alice","name":"a","learned_at":100})
+            lines[1],
+            serde_json::json!({"seq":1,"op":"own","kind":"container","id":"old","owner":"alice","name":"a","learned_at":100})
         );
         assert_eq!(
-            lines[2],
-            serde_json::json!({"op":"forget","kind":"container","id":"old"})
+            lines[3],
+            serde_json::json!({"seq":3,"op":"forget","kind":"container","id":"old"})
         );
     }
 
     #[test]
     fn a_learn_that_changes_nothing_writes_nothing() {
         let (dir, store) = temp_store();
+        let before = journal_text(dir.path());
         store
             .apply(&[Change::Reconcile {
                 present: BTreeSet::new(),
                 learned_before: 1,
             }])
             .unwrap();
-        assert_eq!(journal_text(dir.path()), "");
+        assert_eq!(journal_text(dir.path()), before);
+    }
+
+    /// A journal holding alice's c1 and bob's c2 (lines 2 and 3), the store closed.
+    fn two_owned(dir: &Path) {
+        Store::open(dir)
+            .unwrap()
+            .apply(&[
+                own(ObjectKind::Container, "c1", "alice", "web"),
+                own(ObjectKind::Container, "c2", "bob", "db"),
+            ])
+            .unwrap();
+    }
+
+    fn rewrite_journal(dir: &Path, edit: impl FnOnce(&mut Vec<String>)) {
+        let mut lines: Vec<String> = journal_text(dir).lines().map(str::to_owned).collect();
+        edit(&mut lines);
+        fs::write(dir.join(JOURNAL_FILE), lines.join("\n") + "\n").unwrap();
+    }
+
+    fn refusal(dir: &Path) -> String {
+        Store::open(dir).unwrap_err().to_string()
     }
 
     #[test]
-    fn a_torn_last_line_is_dropped_and_cut_away_on_open() {
+    fn a_torn_last_line_is_set_aside_beside_the_journal_and_cut_away() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path()).unwrap().apply(&[own(
-            ObjectKind::Container,
-            "c1",
-            "alice",
-            "web",
-        )]));
+        two_owned(dir.path());
         let whole = journal_text(dir.path());
-        append_raw(
-            dir.path(),
-            br#"{"op":"own","kind":"container","id":"c2","ow"#,
-        );
+        let torn = br#"{"crc":"00000000","seq":3,"op":"own","kind":"container","id":"c3","ow"#;
+        append_raw(dir.path(), torn);
         let store = Store::open(dir.path()).unwrap();
         assert!(owner_of(&store, ObjectKind::Container, "c1").is_some());
         assert_eq!(journal_text(dir.path()), whole);
+        let aside: Vec<PathBuf> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(journal::TORN_PREFIX))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(fs::read(&aside[0]).unwrap(), torn);
         store
-            .apply(&[own(ObjectKind::Container, "c3", "bob", "db")])
+            .apply(&[own(ObjectKind::Container, "c3", "bob", "cache")])
             .unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
@@ -727,33 +1038,151 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_but_unreadable_last_line_is_dropped_too() {
+    fn a_complete_but_damaged_last_line_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path()).unwrap());
-        append_raw(dir.path(), b"{\"op\":\"own\"}\n");
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.all(ObjectKind::Container).unwrap(), Vec::new());
-        assert_eq!(journal_text(dir.path()), "");
+        two_owned(dir.path());
+        rewrite_journal(dir.path(), |lines| {
+            let last = lines.last_mut().unwrap();
+            *last = last.replace("\"db\"", "\"dc\"");
+        });
+        let error = refusal(dir.path());
+        let expected = format!("{JOURNAL_FILE}, line 3, is corrupt (checksum mismatch");
+        assert!(error.contains(&expected), "{error}");
+    }
+
+    /// The issue's flipped bit: `dev1` became `dev3`, still valid JSON, and dev3 was
+    /// allowed on dev1's container.
+    #[test]
+    fn a_flipped_bit_in_an_owner_refuses_to_open_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path())
+            .unwrap()
+            .apply(&[
+                own(ObjectKind::Container, "c1", "dev1", "web"),
+                own(ObjectKind::Container, "c2", "dev2", "db"),
+            ])
+            .unwrap();
+        rewrite_journal(dir.path(), |lines| {
+            lines[1] = lines[1].replace("dev1", "dev3")
+        });
+        let error = refusal(dir.path());
+        let journal = dir.path().join(JOURNAL_FILE).display().to_string();
+        assert!(error.contains(&journal), "{error}");
+        assert!(
+            error.contains("line 2, is corrupt (checksum mismatch"),
+            "{error}"
+        );
+        assert!(error.contains("--drop-after 1"), "{error}");
+        assert!(Store::open_read_only(dir.path()).is_err());
     }
 
     #[test]
-    fn a_bad_line_before_the_last_refuses_to_open_naming_file_and_line() {
+    fn a_removed_line_is_a_sequence_gap() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path()).unwrap().apply(&[own(
-            ObjectKind::Container,
-            "c1",
-            "alice",
-            "web",
-        )]));
-        append_raw(dir.path(), b"garbage\n");
-        append_raw(
-            dir.path(),
-            b"{\"op\":\"forget\",\"kind\":\"container\",\"id\":\"c1\"}\n",
+        two_owned(dir.path());
+        Store::open(dir.path())
+            .unwrap()
+            .apply(&[forget(ObjectKind::Container, "c1")])
+            .unwrap();
+        rewrite_journal(dir.path(), |lines| {
+            lines.remove(2);
+        });
+        let error = refusal(dir.path());
+        let expected = "line 3, is corrupt (sequence gap: expected seq 2, found 3";
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn a_repeated_line_is_out_of_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        two_owned(dir.path());
+        rewrite_journal(dir.path(), |lines| {
+            let first = lines[1].clone();
+            lines.push(first);
+        });
+        let error = refusal(dir.path());
+        assert!(
+            error.contains("line 4, is corrupt (sequence out of order"),
+            "{error}"
         );
-        let error = Store::open(dir.path()).unwrap_err().to_string();
-        assert!(error.contains(JOURNAL_FILE), "{error}");
-        assert!(error.contains("line 2"), "{error}");
-        assert!(Store::open_read_only(dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_journal_cut_at_a_line_boundary_below_the_durable_mark_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        two_owned(dir.path());
+        rewrite_journal(dir.path(), |lines| {
+            lines.pop();
+        });
+        let error = refusal(dir.path());
+        let expected = "is incomplete: it ends at seq 1, yet lines up to seq 2 had been fsynced";
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn a_journal_emptied_or_removed_is_refused_once_a_mark_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        two_owned(dir.path());
+        fs::write(dir.path().join(JOURNAL_FILE), b"").unwrap();
+        assert!(refusal(dir.path()).contains("it is empty, yet lines up to seq 2"));
+        fs::remove_file(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert!(refusal(dir.path()).contains("it is missing, yet lines up to seq 2"));
+    }
+
+    #[test]
+    fn a_journal_cut_inside_its_snapshot_is_refused_even_without_a_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        two_owned(dir.path());
+        Store::open(dir.path()).unwrap().compact().unwrap();
+        fs::remove_file(dir.path().join(SYNCED_FILE)).unwrap();
+        rewrite_journal(dir.path(), |lines| {
+            lines.pop();
+        });
+        let error = refusal(dir.path());
+        let expected = "line 3, is corrupt (the file ends 1 lines into the 2 its snapshot header";
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn a_journal_in_the_format_before_checksums_is_converted_and_kept_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = concat!(
+            r#"{"op":"own","kind":"container","id":"c1","owner":"alice","name":"web","learned_at":1}"#,
+            "\n",
+            r#"{"op":"own","kind":"container","id":"c2","owner":"bob","name":"db","learned_at":1}"#,
+            "\n",
+            r#"{"op":"forget","kind":"container","id":"c2"}"#,
+            "\n",
+        );
+        fs::write(dir.path().join(JOURNAL_FILE), old).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            owner_of(&store, ObjectKind::Container, "web").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(owner_of(&store, ObjectKind::Container, "db"), None);
+        let kept = fs::read_to_string(dir.path().join(journal::UNCHECKED_FILE)).unwrap();
+        assert_eq!(kept, old);
+        store
+            .apply(&[own(ObjectKind::Container, "c3", "carol", "cache")])
+            .unwrap();
+        drop(store);
+        // A snapshot of one object ending at seq 3 (the old journal's lines), then seq 4.
+        let text = journal_text(dir.path());
+        let first = text.lines().next().unwrap();
+        assert!(first.ends_with(r#""seq":2,"snapshot":1}"#), "{text}");
+        let last = text.lines().last().unwrap();
+        assert!(last.contains(r#""seq":4,"op":"own""#), "{text}");
+        let store = Store::open(dir.path()).unwrap();
+        assert!(owner_of(&store, ObjectKind::Container, "cache").is_some());
+    }
+
+    #[test]
+    fn a_damaged_line_in_the_format_before_checksums_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(JOURNAL_FILE), "{\"op\":\"own\"}\n").unwrap();
+        assert!(refusal(dir.path()).contains("line 1, is corrupt"));
+        assert!(!dir.path().join(journal::UNCHECKED_FILE).exists());
     }
 
     #[test]
@@ -784,7 +1213,8 @@ mod tests {
             let mut state = store.shared.write();
             let journal = state.journal.as_mut().unwrap();
             let read_only = File::open(dir.path().join(JOURNAL_FILE)).unwrap();
-            journal.swap(read_only, 0, 0);
+            let (len, lines) = (journal.len, journal.lines);
+            journal.swap(read_only, len, lines).unwrap();
         }
         let failed = store.learn(|_| (7, vec![own(ObjectKind::Container, "c1", "alice", "web")]));
         assert!(matches!(
@@ -795,6 +1225,120 @@ mod tests {
             })
         ));
         assert_eq!(owner_of(&store, ObjectKind::Container, "c1"), None);
+    }
+
+    #[test]
+    fn a_failed_write_that_could_not_be_cut_back_is_cut_back_by_the_next_learn() {
+        let (dir, store) = temp_store();
+        store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap();
+        {
+            // On this handle both the write and the cut fail, as on a filesystem that went
+            // read-only mid-write.
+            let mut state = store.shared.write();
+            let journal = state.journal.as_mut().unwrap();
+            let read_only = File::open(dir.path().join(JOURNAL_FILE)).unwrap();
+            let (len, lines) = (journal.len, journal.lines);
+            journal.swap(read_only, len, lines).unwrap();
+        }
+        let failed = store.apply(&[own(ObjectKind::Container, "c2", "bob", "db")]);
+        assert!(failed.is_err());
+        // What of the failed write reached the file before the error.
+        append_raw(
+            dir.path(),
+            br#"{"crc":"00000000","seq":2,"op":"own","kind""#,
+        );
+        store
+            .apply(&[own(ObjectKind::Container, "c3", "carol", "cache")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(owner_of(&store, ObjectKind::Container, "web").is_some());
+        assert_eq!(owner_of(&store, ObjectKind::Container, "db"), None);
+        assert!(owner_of(&store, ObjectKind::Container, "cache").is_some());
+        let set_aside = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(journal::TORN_PREFIX)
+            })
+            .count();
+        assert_eq!(set_aside, 0, "the failed write was cut back, not left torn");
+    }
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "not {what} within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn learns_are_refused_once_the_state_directory_is_removed_and_recorded_when_it_is_back() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("state");
+        let store = Store::open(&dir).unwrap();
+        store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        let error = store
+            .apply(&[own(ObjectKind::Container, "c2", "bob", "db")])
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Detached { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("was removed while the plugin ran"),
+            "{error}"
+        );
+        assert_eq!(owner_of(&store, ObjectKind::Container, "db"), None);
+        assert!(!store.status().writable);
+
+        fs::create_dir(&dir).unwrap();
+        wait_until("written again", || store.status().writable);
+        store
+            .apply(&[own(ObjectKind::Container, "c3", "carol", "cache")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert!(owner_of(&store, ObjectKind::Container, "web").is_some());
+        assert!(owner_of(&store, ObjectKind::Container, "cache").is_some());
+    }
+
+    #[test]
+    fn learns_are_refused_while_another_file_is_at_the_journals_path() {
+        let (dir, store) = temp_store();
+        let path = dir.path().join(JOURNAL_FILE);
+        fs::rename(&path, dir.path().join("moved")).unwrap();
+        fs::write(&path, "").unwrap();
+        let error = store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap_err();
+        assert!(error.to_string().contains("names another file"), "{error}");
+        assert_eq!(fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn status_counts_the_journal_and_how_far_it_is_fsynced() {
+        let (dir, store) = temp_store();
+        store
+            .apply(&[
+                own(ObjectKind::Container, "c1", "alice", "web"),
+                own(ObjectKind::Volume, "v1", "alice", ""),
+            ])
+            .unwrap();
+        let status = store.status();
+        assert_eq!((status.lines, status.seq, status.objects), (3, 2, 2));
+        assert_eq!(status.bytes, journal_text(dir.path()).len() as u64);
+        assert!(status.writable);
+        wait_until("fsynced", || store.status().durable_seq == 2);
+        assert_eq!(store.status().fsync_lag, Duration::ZERO);
+        wait_until("marked", || {
+            journal::read_mark(dir.path()).unwrap() == Some(2)
+        });
     }
 
     #[test]
@@ -944,7 +1488,7 @@ mod tests {
                 varied(&store, 1);
                 match stop_after {
                     "snapshot" => drop(compaction),
-                    "sync" => compaction.file.sync_data().unwrap(),
+                    "sync" => compaction.written.file.sync_data().unwrap(),
                     _ => drop(store.shared.install(compaction).unwrap()),
                 }
                 contents(&store)
