@@ -8,10 +8,17 @@
 //! parsed, and formats the time and the JSON by hand (the same bytes `serde_json` writes for
 //! the record, at a third of the cost) into one reused buffer that goes out in a single
 //! write: no line is held back in memory, so none is lost when the plugin is killed.
+//!
+//! A line that cannot be written (a full or failing disk) is never left torn in the file:
+//! what was written of it is cut back. It is counted as lost, reported in the diagnostic
+//! log, and the call is refused unless `--on-audit-failure allow` says otherwise.
 
 use std::borrow::Cow;
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use protocol::route;
 use protocol::{AuthzRequest, Phase};
@@ -266,18 +273,45 @@ impl Serialize for Rfc3339Utc {
     }
 }
 
+/// What to do with a call whose audit line cannot be written (`--on-audit-failure`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Refuse the call: nothing happens that the audit trail does not show (auditd's
+    /// `disk_full_action = halt`, for an authorization plugin). The default.
+    #[default]
+    Deny,
+    /// Answer as decided and count the lost line: the daemon stays usable with no trail.
+    Allow,
+}
+
+/// Where the lines go: a file is cut back after a partial write, so no line is ever torn.
+enum Out {
+    File(File),
+    Stream(Box<dyn Write + Send>),
+}
+
 /// The sink and the buffer lines are encoded into, reused from line to line.
 struct Sink {
-    out: Box<dyn Write + Send>,
+    out: Out,
     line: Vec<u8>,
+    /// A partial line could not be cut back: the next line starts on a line of its own.
+    torn: bool,
+    /// When losses were last reported in the log; `None` while lines are written.
+    reported: Option<Instant>,
 }
 
 /// A line longer than this gives its buffer back rather than keep it for every later line.
 const KEPT_LINE_CAPACITY: usize = 64 * 1024;
 
+/// While lines are being lost, a log line says how many at most this often.
+const LOSS_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Where audit lines go. Writes are serialised so lines never interleave.
 pub struct AuditLog {
     sink: Mutex<Sink>,
+    on_failure: OnFailure,
+    /// Lines that could not be written since the plugin started.
+    lost: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -287,34 +321,126 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// An audit log writing to `sink`.
+    /// An audit log writing to `sink` (stderr, or a test's buffer).
     pub fn new(sink: Box<dyn Write + Send>) -> AuditLog {
+        AuditLog::with_out(Out::Stream(sink))
+    }
+
+    /// An audit log appending to `file` (opened for appending).
+    pub fn to_file(file: File) -> AuditLog {
+        AuditLog::with_out(Out::File(file))
+    }
+
+    fn with_out(out: Out) -> AuditLog {
         AuditLog {
             sink: Mutex::new(Sink {
-                out: sink,
+                out,
                 line: Vec::with_capacity(256),
+                torn: false,
+                reported: None,
             }),
+            on_failure: OnFailure::default(),
+            lost: AtomicU64::new(0),
         }
     }
 
-    /// Writes one line, whole, in one `write_all` (one write(2) on a file or stderr, whose
-    /// `flush` is a no-op; a buffered sink is still flushed so no line waits in memory). A
-    /// failing sink is reported through tracing, never to the daemon.
-    pub fn write(&self, record: &AuditRecord<'_>) {
+    /// The same log, doing `on_failure` with calls whose line cannot be written.
+    pub fn on_failure(self, on_failure: OnFailure) -> AuditLog {
+        AuditLog { on_failure, ..self }
+    }
+
+    /// What is done with calls whose line cannot be written.
+    pub fn failure_action(&self) -> OnFailure {
+        self.on_failure
+    }
+
+    /// How many lines could not be written since the plugin started.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Writes one line, whole, in one write (one write(2) on a file or stderr, whose
+    /// `flush` is a no-op; a buffered sink is still flushed so no line waits in memory).
+    /// A line that cannot be written whole is not written at all (a file is cut back to
+    /// where it was), counted as lost and reported through tracing, and the error returned.
+    pub fn write(&self, record: &AuditRecord<'_>) -> io::Result<()> {
         let mut sink = self
             .sink
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Sink { out, line } = &mut *sink;
+        let Sink {
+            out,
+            line,
+            torn,
+            reported,
+        } = &mut *sink;
         line.clear();
+        if *torn {
+            line.push(b'\n');
+        }
         record.encode_line(line);
-        if let Err(e) = out.write_all(line).and_then(|()| out.flush()) {
-            tracing::error!(error = %e, "cannot write the audit log");
+        let written = match out {
+            Out::File(file) => append_whole(file, line, torn),
+            Out::Stream(stream) => stream.write_all(line).and_then(|()| stream.flush()),
+        };
+        match &written {
+            Ok(()) => {
+                if reported.take().is_some() {
+                    tracing::warn!(lost_records = self.lost(), "the audit log is written again");
+                }
+            }
+            Err(e) => {
+                let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+                if reported.is_none_or(|at| at.elapsed() >= LOSS_REPORT_INTERVAL) {
+                    *reported = Some(Instant::now());
+                    let action = match self.on_failure {
+                        OnFailure::Deny => "calls are refused until it can",
+                        OnFailure::Allow => "calls are answered without a trail",
+                    };
+                    tracing::error!(error = %e, lost_records = lost, "audit record lost: the audit log cannot be written; {action}");
+                }
+            }
         }
         if line.capacity() > KEPT_LINE_CAPACITY {
             *line = Vec::new();
         }
+        written
     }
+}
+
+/// Appends `line` to `file`, all of it or none: a write that stops part way (a full disk
+/// takes what fits, then refuses the rest) is cut back to where it started. When even
+/// that fails, `torn` is set so the next line begins on a line of its own.
+fn append_whole(file: &mut File, line: &[u8], torn: &mut bool) -> io::Result<()> {
+    let mut written = 0;
+    while written < line.len() {
+        match file.write(&line[written..]) {
+            Ok(0) => {
+                let e = io::Error::from(io::ErrorKind::WriteZero);
+                return Err(cut_back(file, written, e, torn));
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cut_back(file, written, e, torn)),
+        }
+    }
+    *torn = false;
+    Ok(())
+}
+
+/// Removes the last `written` bytes of `file`, the start of a line that failed with `e`.
+fn cut_back(file: &File, written: usize, e: io::Error, torn: &mut bool) -> io::Error {
+    if written == 0 {
+        return e;
+    }
+    let cut = file
+        .metadata()
+        .and_then(|meta| file.set_len(meta.len().saturating_sub(written as u64)));
+    if let Err(undo) = cut {
+        tracing::error!(error = %undo, "a partly written audit line could not be cut back");
+        *torn = true;
+    }
+    e
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod decide;
 pub mod decision;
 pub mod escapes;
 pub mod explain;
+pub mod metrics;
 pub mod ownership;
 pub mod pattern;
 pub mod plugin;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use authobot::audit::AuditLog;
+use authobot::audit::{AuditLog, OnFailure};
 use authobot::decide::decide_with;
 use authobot::explain;
 use authobot::ownership::maintenance;
@@ -51,29 +51,12 @@ enum Command {
     ///
     /// SIGHUP reloads the policy file: a valid one is swapped in atomically, an invalid one
     /// is reported and the old policy stays. SIGTERM or SIGINT stop the server.
-    Serve {
-        /// The unix socket to listen on (ignored under systemd socket activation).
-        #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
-        socket: PathBuf,
-        /// The policy file; without it, the embedded default policy.
-        #[arg(long, value_name = "FILE")]
-        policy: Option<PathBuf>,
-        /// Append the audit log (one JSON line per decision) to FILE instead of stderr.
-        #[arg(long, value_name = "FILE")]
-        audit_log: Option<PathBuf>,
-        /// The format of diagnostic logs on stderr.
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-        log_format: LogFormat,
-        /// Where the ownership record lives (`ownership.journal`, created if missing). One
-        /// plugin at a time: a second one on the same directory refuses to start.
-        #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
-        state_dir: PathBuf,
-        /// How often the ownership journal is fdatasynced when it has changed. Every learned
-        /// change is written before the daemon gets its answer, so a killed plugin loses
-        /// nothing; a power loss can lose the last interval. 0 fdatasyncs before every
-        /// answer that changed the record (power-loss safe, slower).
-        #[arg(long, value_name = "MS", default_value_t = 100)]
-        fsync_interval_ms: u64,
+    Serve(ServeArgs),
+    /// Print the counters of a running plugin (what `serve --metrics PATH` serves).
+    Status {
+        /// The metrics socket the plugin was started with.
+        #[arg(long, value_name = "PATH")]
+        metrics: PathBuf,
     },
     /// Validate a policy file: prints every problem with its line number; exit 1 if any.
     Check {
@@ -114,6 +97,52 @@ enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The unix socket to listen on (ignored under systemd socket activation).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// The policy file; without it, the embedded default policy.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Append the audit log (one JSON line per decision) to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// What to do with a call whose audit line cannot be written (a full or failing disk):
+    /// refuse it (no call goes unaudited), or answer it and count the lost line.
+    #[arg(long, value_enum, default_value_t = AuditFailure::Deny)]
+    on_audit_failure: AuditFailure,
+    /// The format of diagnostic logs on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Where the ownership record lives (`ownership.journal`, created if missing). One
+    /// plugin at a time: a second one on the same directory refuses to start.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// How often the ownership journal is fdatasynced when it has changed. Every learned
+    /// change is written before the daemon gets its answer, so a killed plugin loses
+    /// nothing; a power loss can lose the last interval. 0 fdatasyncs before every
+    /// answer that changed the record (power-loss safe, slower).
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    fsync_interval_ms: u64,
+    /// Serve counters in Prometheus text format on this unix socket (`GET /metrics`).
+    #[arg(long, value_name = "PATH")]
+    metrics: Option<PathBuf>,
+    /// Connections served at once; one more is refused with a deny.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Bytes of calls being read and decided at once, across connections; a call past it
+    /// is refused with a deny.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_bytes_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuditFailure {
+    Deny,
+    Allow,
+}
+
 #[derive(Debug, Subcommand)]
 enum StateCommand {
     /// Check every line of the ownership journal: exit 0 if a plugin starts on it, 1 if it
@@ -152,21 +181,11 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            socket,
-            policy,
-            audit_log,
-            log_format,
-            state_dir,
-            fsync_interval_ms,
-        } => {
-            init_logging(log_format);
-            let options = StoreOptions {
-                fsync_interval: Duration::from_millis(fsync_interval_ms),
-            };
-            serve(&socket, policy, audit_log.as_deref(), &state_dir, options)
-                .map(|()| ExitCode::SUCCESS)
+        Command::Serve(args) => {
+            init_logging(args.log_format);
+            serve(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Status { metrics } => status(&metrics),
         Command::Check { policy } => check(&policy),
         Command::Explain {
             input,
@@ -358,35 +377,45 @@ fn read_message(text: &str) -> serde_json::Result<(AuthzRequest, bool)> {
     }
 }
 
-fn open_audit(path: Option<&Path>) -> Result<AuditLog> {
-    Ok(match path {
+fn open_audit(path: Option<&Path>, on_failure: OnFailure) -> Result<AuditLog> {
+    let log = match path {
         None => AuditLog::new(Box::new(io::stderr())),
-        Some(path) => AuditLog::new(Box::new(
+        Some(path) => AuditLog::to_file(
             OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open the audit log {}", path.display()))?,
-        )),
-    })
+        ),
+    };
+    Ok(log.on_failure(on_failure))
 }
 
-fn serve(
-    socket: &Path,
-    policy_path: Option<PathBuf>,
-    audit: Option<&Path>,
-    state_dir: &Path,
-    options: StoreOptions,
-) -> Result<()> {
-    let policy = load_policy(policy_path.as_deref())?;
-    let store = Store::open_with(state_dir, options).with_context(|| {
+fn serve(args: ServeArgs) -> Result<()> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let options = StoreOptions {
+        fsync_interval: Duration::from_millis(args.fsync_interval_ms),
+    };
+    let store = Store::open_with(&args.state_dir, options).with_context(|| {
         format!(
             "cannot open the ownership record in {}",
-            state_dir.display()
+            args.state_dir.display()
         )
     })?;
     tracing::info!(record = %store.path().display(), "ownership record open");
-    let plugin = Arc::new(Authobot::with_store(policy, open_audit(audit)?, store));
+    let on_failure = match args.on_audit_failure {
+        AuditFailure::Deny => OnFailure::Deny,
+        AuditFailure::Allow => OnFailure::Allow,
+    };
+    let audit = open_audit(args.audit_log.as_deref(), on_failure)?;
+    let plugin = Arc::new(Authobot::with_store(policy, audit, store));
+    let config = ServerConfig {
+        max_connections: Some(args.max_connections),
+        max_body_bytes_in_flight: args.max_bytes_in_flight,
+        ..ServerConfig::default()
+    };
+    let socket = args.socket;
+    let policy_path = args.policy;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = match server::systemd_listener().context("cannot use LISTEN_FDS")? {
@@ -399,12 +428,27 @@ fn serve(
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                 }
-                let listener = server::bind_unix(socket)
+                let listener = server::bind_unix(&socket)
                     .with_context(|| format!("cannot listen on {}", socket.display()))?;
                 tracing::info!(socket = %socket.display(), "serving");
                 listener
             }
         };
+        if let Some(path) = &args.metrics {
+            let metrics = server::bind_unix(path)
+                .with_context(|| format!("cannot listen on {}", path.display()))?;
+            let scraped = Arc::clone(&plugin);
+            tokio::spawn(authobot::metrics::serve(
+                metrics,
+                Arc::new(move || scraped.metrics_text()),
+            ));
+            tracing::info!(metrics = %path.display(), "serving metrics");
+        }
+        // A file size limit (`ulimit -f`, systemd's LimitFSIZE) must fail a write the way a
+        // full disk does, not kill the plugin: SIGXFSZ is caught and ignored.
+        let mut too_large =
+            signal(SignalKind::from_raw(nix::libc::SIGXFSZ)).context("cannot watch SIGXFSZ")?;
+        tokio::spawn(async move { while too_large.recv().await.is_some() {} });
         let mut hangups = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
         let reloader = Arc::clone(&plugin);
         tokio::spawn(async move {
@@ -413,17 +457,22 @@ fn serve(
             }
         });
         let plugin: Arc<dyn protocol::AuthzPlugin> = plugin;
-        server::serve(
-            listener,
-            plugin,
-            ServerConfig::default(),
-            server::shutdown_signal(),
-        )
-        .await
-        .context("the plugin server failed")
+        server::serve(listener, plugin, config, server::shutdown_signal())
+            .await
+            .context("the plugin server failed")
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn status(metrics: &Path) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let text = runtime.block_on(authobot::metrics::fetch(metrics))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn reload(plugin: &Authobot, path: Option<&Path>) {

@@ -9,14 +9,18 @@ use arc_swap::ArcSwap;
 use protocol::{AuthzPlugin, AuthzReply, AuthzRequest, Phase};
 use time::OffsetDateTime;
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AuditLog, AuditRecord, OnFailure};
 use crate::decide::decide_unexplained;
 use crate::decision::{Decision, FieldLog};
+use crate::metrics::Metrics;
 use crate::ownership::rules::OWNERSHIP_STORE;
 use crate::ownership::store::{Store, Unrecorded};
 use crate::ownership::{NothingOwned, OwnershipView};
 use crate::policy::Policy;
 use crate::response::Answer;
+
+/// The rule counted for calls refused because their audit line could not be written.
+pub const AUDIT_UNWRITABLE: &str = "audit-log-unwritable";
 
 /// authobot as an [`AuthzPlugin`].
 #[derive(Debug)]
@@ -24,6 +28,7 @@ pub struct Authobot {
     policy: ArcSwap<Policy>,
     audit: AuditLog,
     owners: Option<Store>,
+    metrics: Metrics,
 }
 
 impl Authobot {
@@ -33,6 +38,7 @@ impl Authobot {
             policy: ArcSwap::from_pointee(policy),
             audit,
             owners: None,
+            metrics: Metrics::default(),
         }
     }
 
@@ -59,6 +65,12 @@ impl Authobot {
         self.policy.load_full()
     }
 
+    /// The plugin's counters and state, in Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        let journal = self.owners.as_ref().map(Store::status);
+        self.metrics.render(journal.as_ref(), self.audit.lost())
+    }
+
     fn audited(&self, phase: Phase, request: &AuthzRequest) -> AuthzReply {
         let started = Instant::now();
         // Nobody reads the fields of a served decision: decide without recording them.
@@ -70,25 +82,36 @@ impl Authobot {
                 };
                 decide_unexplained(&self.policy.load(), request, owners)
             }
-            Phase::Response => answer(request, self.owners.as_ref()),
+            Phase::Response => answer(request, self.owners.as_ref(), &self.metrics),
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.audit.write(&AuditRecord::new(
+        let audited = self.audit.write(&AuditRecord::new(
             phase,
             request,
             &decision,
             micros,
             OffsetDateTime::now_utc(),
         ));
-        decision.reply()
+        match audited {
+            Err(e) if self.audit.failure_action() == OnFailure::Deny => {
+                self.metrics.decided(phase, false, AUDIT_UNWRITABLE);
+                AuthzReply::deny(format!(
+                    "the audit log cannot be written ({e}): authobot refuses every call until it can (--on-audit-failure deny)"
+                ))
+            }
+            _ => {
+                self.metrics.decided(phase, decision.allow, &decision.rule);
+                decision.reply()
+            }
+        }
     }
 }
 
 /// Decides a response, learning from it when it can teach: only then is the record locked.
-fn answer(request: &AuthzRequest, owners: Option<&Store>) -> Decision {
+fn answer(request: &AuthzRequest, owners: Option<&Store>, metrics: &Metrics) -> Decision {
     let answer = Answer::new(request);
     let mut decision = match owners {
-        Some(store) if answer.teaches() => learn(&answer, store),
+        Some(store) if answer.teaches() => learn(&answer, store, metrics),
         // Nothing to record (or nowhere to record it): the changes, if any, are dropped.
         _ => answer.decide(&NothingOwned, 0, FieldLog::off()).0,
     };
@@ -98,10 +121,12 @@ fn answer(request: &AuthzRequest, owners: Option<&Store>) -> Decision {
 
 /// Learns from a response and records what it learned before answering: the changes are
 /// computed against the record once, under its write lock, and journaled before they apply.
-fn learn(answer: &Answer<'_>, store: &Store) -> Decision {
+fn learn(answer: &Answer<'_>, store: &Store, metrics: &Metrics) -> Decision {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let now = u64::try_from(now).unwrap_or_default();
-    match store.learn(|view| answer.decide(view, now, FieldLog::off())) {
+    let learned = store.learn(|view| answer.decide(view, now, FieldLog::off()));
+    metrics.learned(learned.is_ok());
+    match learned {
         Ok(decision) => decision,
         Err(Unrecorded { learned, error }) => {
             tracing::error!(error = %error, "ownership change not recorded");

@@ -381,7 +381,12 @@ async fn answer(service: &Arc<Service>, mut request: Request<Incoming>) -> Respo
     };
     if let Some(chain) = &service.chain {
         if let Err(denial) = chain.authorize_request(&call).await {
-            tracing::info!(method = %call.method, target = %call.target, "denied: {}", denial.message);
+            // The route only: the target's query and the plugin's message can carry values
+            // of the call (build args, a field a policy quotes).
+            let template = route
+                .as_ref()
+                .map_or("(unroutable)", |route| route.template);
+            tracing::info!(method = %call.method, route = template, status = denial.status, "denied by a plugin");
             return denial_response(&denial);
         }
     }

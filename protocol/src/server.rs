@@ -5,6 +5,12 @@
 //! transport behaves the same under all of them: keep-alive connections served concurrently,
 //! a header-read timeout, a body size cap, malformed calls and plugin panics answered with a
 //! deny (fail closed), and a bounded graceful shutdown.
+//!
+//! Memory is bounded across connections, not only per call: at most `max_connections` are
+//! served at once (one more is answered 503 and closed), each buffering at most
+//! [`MAX_CONNECTION_BUFFER`] of headers, and the bodies being read and decided at once hold
+//! at most `max_body_bytes_in_flight` between them (a semaphore of bytes, taken once per
+//! call for its declared length); a call that would go past it is answered 503 with a deny.
 
 mod listener;
 
@@ -23,8 +29,9 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 pub use listener::{bind_unix, systemd_listener, SOCKET_MODE};
@@ -37,6 +44,13 @@ pub const PLUGIN_CONTENT_TYPE: &str = "application/vnd.docker.plugins.v1.1+json"
 
 /// How long an accept loop waits after a transient accept error (e.g. out of descriptors).
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// The most a connection buffers while reading a call's headers (hyper's own default is
+/// 400 KiB; dockerd sends a few hundred bytes of headers).
+pub const MAX_CONNECTION_BUFFER: usize = 64 * 1024;
+
+/// How long a connection beyond the cap is given to send its call before the refusal.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Errors of binding and serving the plugin socket.
 #[derive(Debug, thiserror::Error)]
@@ -128,9 +142,13 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// The largest call body accepted; larger ones are answered 413 with a deny body.
     pub max_body_bytes: usize,
-    /// At most this many connections served at once (`Some(0)` counts as 1); further ones
-    /// wait in the listen backlog until a served one closes.
+    /// At most this many connections served at once (`Some(0)` counts as 1); one more is
+    /// answered 503 with a deny and closed. `None`: no cap.
     pub max_connections: Option<usize>,
+    /// At most this many bytes of call bodies being read and decided at once, across all
+    /// connections; a call that would go past it is answered 503 with a deny. A call
+    /// without a Content-Length counts as `max_body_bytes`.
+    pub max_body_bytes_in_flight: usize,
     /// How long a shutdown waits for in-flight calls before dropping them.
     pub shutdown_timeout: Duration,
 }
@@ -140,13 +158,17 @@ impl Default for ServerConfig {
     ///
     /// The body cap fits the largest AuthZRes call a daemon makes: a 4 MiB request body
     /// (29.x forwards up to 4 MiB) and a 64 KiB buffered response, both base64 inside JSON
-    /// (about 5.7 MiB), with room for headers and escaping.
+    /// (about 5.7 MiB), with room for headers and escaping. 512 connections and 64 MiB of
+    /// bodies in flight bound what calls hold at once to about 100 MiB (the bodies, their
+    /// decoded copies, the connections' buffers), and let 8 calls of the largest size, or
+    /// hundreds of ordinary ones (a few KiB), be decided together.
     fn default() -> Self {
         ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             max_body_bytes: 8 * 1024 * 1024,
-            max_connections: None,
+            max_connections: Some(512),
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -168,6 +190,9 @@ pub async fn serve(
     let slots = config
         .max_connections
         .map(|n| Arc::new(Semaphore::new(n.max(1))));
+    let budget = Arc::new(Semaphore::new(
+        config.max_body_bytes_in_flight.min(Semaphore::MAX_PERMITS),
+    ));
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     match listener::listener_path(&listener) {
@@ -180,26 +205,32 @@ pub async fn serve(
         while let Some(finished) = connections.try_join_next() {
             log_task_failure(finished);
         }
-        let slot = match &slots {
-            Some(slots) => tokio::select! {
-                slot = slots.clone().acquire_owned() => {
-                    Some(slot.expect("the connection semaphore is never closed"))
-                }
-                () = &mut shutdown => break Ok(()),
-            },
-            None => None,
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break Ok(()),
         };
         match accepted {
             Ok((stream, _)) => {
+                let slot = match &slots {
+                    Some(slots) => {
+                        match Arc::clone(slots).try_acquire_owned() {
+                            Ok(slot) => Some(slot),
+                            Err(_) => {
+                                let limit = config.max_connections.unwrap_or_default().max(1);
+                                tracing::warn!(limit, "connection refused: the plugin serves {limit} connections already");
+                                connections.spawn(refuse_connection(stream, limit));
+                                continue;
+                            }
+                        }
+                    }
+                    None => None,
+                };
                 let plugin = Arc::clone(&plugin);
                 let config = Arc::clone(&config);
+                let budget = Arc::clone(&budget);
                 let stopping = stopping.clone();
                 connections.spawn(async move {
-                    serve_connection(stream, plugin, config, stopping).await;
+                    serve_connection(stream, plugin, config, budget, stopping).await;
                     drop(slot);
                 });
             }
@@ -268,11 +299,43 @@ pub async fn shutdown_signal() {
     tracing::info!(signal = name, "shutdown requested");
 }
 
+/// Answers a connection beyond the cap with a 503 deny once its call's headers arrived
+/// (or a second passed), then closes it.
+async fn refuse_connection(mut stream: UnixStream, limit: usize) {
+    let body = serde_json::to_vec(&fault_reply(format!(
+        "the plugin serves at most {limit} connections at once; this call is refused"
+    )))
+    .unwrap_or_default();
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {PLUGIN_CONTENT_TYPE}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        let mut head = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_CONNECTION_BUFFER {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
 /// Serves one connection until the client closes it, a timeout cuts it, or shutdown drains it.
 async fn serve_connection(
     stream: UnixStream,
     plugin: Arc<dyn AuthzPlugin>,
     config: Arc<ServerConfig>,
+    budget: Arc<Semaphore>,
     mut stopping: watch::Receiver<bool>,
 ) {
     let service = {
@@ -280,12 +343,14 @@ async fn serve_connection(
         service_fn(move |request| {
             let plugin = Arc::clone(&plugin);
             let config = Arc::clone(&config);
-            async move { Ok::<_, Infallible>(answer(request, plugin.as_ref(), &config).await) }
+            let budget = Arc::clone(&budget);
+            async move { Ok::<_, Infallible>(answer(request, plugin.as_ref(), &config, &budget).await) }
         })
     };
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(MAX_CONNECTION_BUFFER)
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -330,6 +395,7 @@ async fn answer(
     request: Request<Incoming>,
     plugin: &dyn AuthzPlugin,
     config: &ServerConfig,
+    budget: &Arc<Semaphore>,
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let Some(call) = Call::from_path(&path) else {
@@ -346,8 +412,9 @@ async fn answer(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let body = match read_body(request, config).await {
-        Ok(body) => body,
+    // Held until the answer is built: the body and what decoding it makes are in memory.
+    let (body, _bytes_held) = match read_body(request, config, budget).await {
+        Ok(read) => read,
         Err(refusal) => return refusal,
     };
     match call {
@@ -359,11 +426,13 @@ async fn answer(
     }
 }
 
-/// Reads the whole call body within the size cap and the body timeout.
+/// Reads the whole call body within the size cap and the body timeout, holding its share
+/// of the bytes in flight (its declared length, or the cap when it declares none).
 async fn read_body(
     request: Request<Incoming>,
     config: &ServerConfig,
-) -> Result<Bytes, Response<Full<Bytes>>> {
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, OwnedSemaphorePermit), Response<Full<Bytes>>> {
     let too_large = || {
         failure(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -381,9 +450,23 @@ async fn read_body(
     if declared.is_some_and(|length| length > config.max_body_bytes as u64) {
         return Err(too_large());
     }
+    let needed = declared.map_or(config.max_body_bytes, |length| length as usize);
+    let held = u32::try_from(needed)
+        .ok()
+        .and_then(|n| Arc::clone(budget).try_acquire_many_owned(n).ok())
+        .ok_or_else(|| {
+            tracing::warn!(needed, limit = config.max_body_bytes_in_flight, "call refused: the bytes in flight are at the limit");
+            failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the plugin is reading and deciding as many calls as its memory bound allows ({} bytes in flight); this call of {needed} bytes is refused",
+                    config.max_body_bytes_in_flight
+                ),
+            )
+        })?;
     let limited = Limited::new(request.into_body(), config.max_body_bytes);
     match tokio::time::timeout(config.body_read_timeout, limited.collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Ok(collected)) => Ok((collected.to_bytes(), held)),
         Ok(Err(err)) if err.is::<LengthLimitError>() => Err(too_large()),
         Ok(Err(err)) => Err(failure(
             StatusCode::BAD_REQUEST,
@@ -400,6 +483,10 @@ async fn read_body(
 }
 
 /// Decodes an authz call and asks the plugin; any fault on the way is a deny saying why.
+///
+/// Nothing of the call's values reaches a log or a fault message: a query carries build
+/// args, a body or a header carries credentials. Logs name the route and the decision; a
+/// malformed call is described by the field at fault and where, never by what it holds.
 fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
     let method = phase.method_name();
     if let Some(fault) = envelope_shape_fault(body) {
@@ -409,8 +496,9 @@ fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
     let request: AuthzRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(err) => {
-            tracing::warn!(call = method, error = %err, "malformed call denied");
-            return fault_reply(format!("malformed {method} call: {err}"));
+            let fault = envelope_fault(body, &err);
+            tracing::warn!(call = method, fault, "malformed call denied");
+            return fault_reply(format!("malformed {method} call: {fault}"));
         }
     };
     let started = Instant::now();
@@ -423,7 +511,7 @@ fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
             tracing::debug!(
                 call = method,
                 method = %request.request_method,
-                uri = %request.request_uri,
+                route = route_template(&request),
                 allow = reply.allow,
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "decided"
@@ -435,11 +523,41 @@ fn decide(plugin: &dyn AuthzPlugin, phase: Phase, body: &[u8]) -> AuthzReply {
             tracing::error!(
                 call = method,
                 method = %request.request_method,
-                uri = %request.request_uri,
+                route = route_template(&request),
                 panic = what,
                 "plugin panicked; call denied"
             );
             fault_reply(format!("plugin failed while deciding {method}: {what}"))
+        }
+    }
+}
+
+/// The route template a call names (`/containers/{name}/exec`), for logs: never its path,
+/// query or parameters.
+fn route_template(request: &AuthzRequest) -> &'static str {
+    crate::route::parse(&request.request_method, &request.request_uri)
+        .map_or("(unroutable)", |route| route.template)
+}
+
+/// What is wrong with an envelope serde could not read, without any of its values: serde's
+/// own text quotes them (`invalid type: string "s3cret"`, a base64 error's offending byte).
+/// Syntax errors quote nothing and are kept; a value that does not fit its field is named
+/// by the field (found by reading the envelope again, on this cold path only).
+fn envelope_fault(body: &[u8], err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => err.to_string(),
+        Category::Data => {
+            let mut reader = serde_json::Deserializer::from_slice(body);
+            let field = match serde_path_to_error::deserialize::<_, AuthzRequest>(&mut reader) {
+                Err(located) => located.path().to_string(),
+                Ok(_) => String::from("?"),
+            };
+            format!(
+                "the value of {field} is not of its type (line {} column {})",
+                err.line(),
+                err.column()
+            )
         }
     }
 }

@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod decisions;
 mod hostile;
+mod integrity;
 mod ownership;
 mod policies;
 mod properties;

@@ -314,11 +314,27 @@ async fn denies_every_malformed_call_with_a_message_naming_the_fault() {
         ("[]", "not a JSON object"),
         (r#"["POST","/allowed"]"#, "not a JSON object"),
         ("null", "not a JSON object"),
-        (r#"{"RequestBody":"%%%"}"#, "Invalid symbol"),
-        (r#"{"RequestBody":"e30"}"#, "Invalid"),
-        (r#"{"RequestHeaders":["a","b"]}"#, "invalid type: sequence"),
-        (r#"{"ResponseStatusCode":"200"}"#, "invalid type: string"),
-        (r#"{"RequestUri":7}"#, "invalid type: integer"),
+        (
+            r#"{"RequestBody":"%%%"}"#,
+            "the value of RequestBody is not of its type",
+        ),
+        (
+            r#"{"RequestBody":"e30"}"#,
+            "the value of RequestBody is not",
+        ),
+        (
+            r#"{"RequestHeaders":["a","b"]}"#,
+            "the value of RequestHeaders is not",
+        ),
+        (
+            r#"{"RequestHeaders":{"X":1}}"#,
+            "the value of RequestHeaders.X is not",
+        ),
+        (
+            r#"{"ResponseStatusCode":"200"}"#,
+            "ResponseStatusCode is not of its type (line 1 column 27)",
+        ),
+        (r#"{"RequestUri":7}"#, "the value of RequestUri is not"),
         (r#"{"RequestUri":"/_ping"} trailing"#, "trailing characters"),
     ];
     let running = Running::start(EchoPlugin, ServerConfig::default());
@@ -612,7 +628,7 @@ async fn client_stalling_mid_body_is_answered_408() {
 }
 
 #[tokio::test]
-async fn connections_beyond_max_connections_wait_until_one_closes() {
+async fn a_connection_beyond_max_connections_is_refused_with_a_deny() {
     let config = ServerConfig {
         max_connections: Some(1),
         ..ServerConfig::default()
@@ -621,21 +637,73 @@ async fn connections_beyond_max_connections_wait_until_one_closes() {
     let mut first = Connection::open(&running.socket).await.unwrap();
     first.ask("/allowed/first").await.unwrap();
 
-    let socket = running.socket.clone();
-    let mut second = tokio::spawn(async move {
-        call_once(&socket, "/Plugin.Activate", Vec::new())
-            .await
-            .status
-    });
-    let early = tokio::time::timeout(Duration::from_millis(500), &mut second).await;
-    assert!(early.is_err(), "second connection served beyond the cap");
+    let refused = raw_exchange(
+        &running.socket,
+        b"POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
+    assert!(refused.contains(r#""Allow":false"#), "{refused}");
+    assert!(
+        refused.contains("at most 1 connections at once"),
+        "{refused}"
+    );
 
     drop(first);
-    let status = tokio::time::timeout(Duration::from_secs(10), second)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = call_once(&running.socket, "/Plugin.Activate", Vec::new()).await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no connection served after the first closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_call_beyond_the_bytes_in_flight_is_refused_until_they_are_given_back() {
+    let (plugin, mut entered, release) = GatePlugin::new();
+    let config = ServerConfig {
+        max_body_bytes_in_flight: 2_000,
+        ..ServerConfig::default()
+    };
+    let running = Running::start(plugin, config);
+    let big = |n: usize| AuthzRequest {
+        request_body: vec![b'x'; n],
+        ..request_for("/containers/create")
+    };
+    let socket = running.socket.clone();
+    let held = tokio::spawn(async move {
+        let mut connection = Connection::open(&socket).await.unwrap();
+        connection
+            .authz("/AuthZPlugin.AuthZReq", &big(1_000))
+            .await
+            .unwrap()
+    });
+    entered.recv().await.unwrap();
+
+    let mut second = Connection::open(&running.socket).await.unwrap();
+    let refused = second
+        .authz("/AuthZPlugin.AuthZReq", &big(500))
         .await
-        .expect("second connection not served after the first closed")
         .unwrap();
-    assert_eq!(status, StatusCode::OK);
+    let reply = refused.denial(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.msg.contains("memory bound"), "{}", reply.msg);
+    assert!(reply.msg.contains("2000 bytes in flight"), "{}", reply.msg);
+
+    release.send(()).unwrap();
+    assert_eq!(held.await.unwrap().status, StatusCode::OK);
+    release.send(()).unwrap();
+    let served = second
+        .authz("/AuthZPlugin.AuthZReq", &big(500))
+        .await
+        .unwrap();
+    assert_eq!(served.status, StatusCode::OK);
+    assert!(served.reply().allow);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -961,4 +1029,87 @@ async fn example_refuses_a_passed_descriptor_that_is_not_a_socket() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("fd 3 is not a socket"), "{stderr}");
     assert!(!socket.exists(), "fell back to binding --socket");
+}
+
+/// A log sink the test reads back: every event the server logs, at every level.
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Captures what this thread logs (the server's tasks run on it: a current-thread
+    /// runtime) until the guard is dropped.
+    fn at_trace(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn no_log_level_shows_a_query_a_body_a_header_value_or_a_field_value() {
+    let logs = CapturedLogs::default();
+    let _capturing = logs.at_trace();
+    let running = Running::start(EchoPlugin, ServerConfig::default());
+    let mut connection = Connection::open(&running.socket).await.unwrap();
+    let mut call = AuthzRequest {
+        request_method: "POST".into(),
+        request_uri: r#"/v1.41/build?buildargs={"TOKEN":"s3cret-query"}"#.into(),
+        request_body: br#"{"password":"s3cret-body"}"#.to_vec(),
+        ..AuthzRequest::default()
+    };
+    call.request_headers
+        .insert("X-Registry-Config".into(), "s3cret-header".into());
+    connection
+        .authz("/AuthZPlugin.AuthZReq", &call)
+        .await
+        .unwrap();
+    call.response_status_code = 200;
+    call.response_body = br#"{"token":"s3cret-answer"}"#.to_vec();
+    connection
+        .authz("/AuthZPlugin.AuthZRes", &call)
+        .await
+        .unwrap();
+    for malformed in [
+        r#"{"RequestUri":"/x","ResponseStatusCode":"s3cret-field"}"#,
+        r#"{"RequestUri":"s3cret-typed","RequestMethod":["s3cret-list"]}"#,
+        r#"{"RequestBody":"s3cret-not-base64%"}"#,
+        r#"{"RequestHeaders":{"Authorization":"s3cret-x","Y":7}}"#,
+    ] {
+        let answer = connection
+            .call(Method::POST, "/AuthZPlugin.AuthZReq", malformed.into())
+            .await
+            .unwrap();
+        assert!(!answer.reply().allow);
+        assert!(
+            !answer.reply().msg.contains("s3cret"),
+            "{}",
+            answer.reply().msg
+        );
+    }
+    connection
+        .call(Method::POST, "/Unknown.Call?s3cret-unknown=1", Vec::new())
+        .await
+        .unwrap();
+    let logs = logs.text();
+    assert!(logs.contains(r#"route="/build""#), "{logs}");
+    assert!(logs.contains("malformed call denied"), "{logs}");
+    assert!(!logs.contains("s3cret"), "{logs}");
 }

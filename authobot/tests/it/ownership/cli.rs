@@ -123,3 +123,89 @@ fn rules_lists_the_ownership_rules() {
         .stdout(contains("ownership-unknown"))
         .stdout(contains("container-quota"));
 }
+
+/// Flips `dev1` to `dev3` in line 2 of the journal in `dir`, as a bad disk might.
+fn flip_a_bit_in_line_2(dir: &Path) {
+    let journal = dir.join("ownership.journal");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let flipped = lines[1].replace("alice", "alicf");
+    lines[1] = &flipped;
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn state_check_says_a_sound_journal_is_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    authobot()
+        .args(["state", "check", "--state-dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(contains("format:    checksummed"))
+        .stdout(contains("objects:   1"))
+        .stdout(contains("verdict:   sound"));
+}
+
+#[test]
+fn state_check_names_every_damaged_line_and_the_repair_that_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    flip_a_bit_in_line_2(dir.path());
+    authobot()
+        .args(["state", "check", "--state-dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(contains("line 2: checksum mismatch"))
+        .stdout(contains("--drop-after 1"));
+}
+
+#[test]
+fn state_repair_backs_the_journal_up_and_keeps_the_lines_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    flip_a_bit_in_line_2(dir.path());
+    let damaged = std::fs::read(dir.path().join("ownership.journal")).unwrap();
+    authobot()
+        .args(["state", "repair", "--drop-after", "1", "--state-dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(contains("dropped: 1 lines"));
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("ownership.journal.backup-"))
+        .expect("a backup beside the journal");
+    assert_eq!(std::fs::read(backup).unwrap(), damaged);
+    let store = Store::open(dir.path()).expect("the repaired journal opens");
+    assert!(store.all(ObjectKind::Container).unwrap().is_empty());
+}
+
+#[test]
+fn state_repair_refuses_to_keep_a_damaged_line() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(record_alices_web(dir.path()));
+    flip_a_bit_in_line_2(dir.path());
+    authobot()
+        .args(["state", "repair", "--drop-after", "2", "--state-dir"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("line 2 is damaged"))
+        .stderr(contains("--drop-after may be at most 1"));
+}
+
+#[test]
+fn state_repair_is_refused_while_a_plugin_holds_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = record_alices_web(dir.path());
+    authobot()
+        .args(["state", "repair", "--drop-after", "1", "--state-dir"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("in use by another authobot"));
+}
