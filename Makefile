@@ -1,7 +1,7 @@
 # Entry points: `make test` (what CI runs), `make e2e`, `make bench`; `make help` lists all.
 CARGO ?= cargo
 
-.PHONY: help test lint fmt plugin e2e bench bench-decide body-soak conformance captures captures-client fuzz fuzz-check
+.PHONY: help test lint fmt plugin e2e soak bench bench-decide body-soak conformance captures captures-client fuzz fuzz-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -15,6 +15,9 @@ lint: ## rustfmt and clippy, warnings are errors
 
 fmt: ## format the workspace
 	$(CARGO) fmt --all
+
+soak: ## kill -9 under load, a full disk, a disk gone read-only, every bit flip of a journal (root; SOAK_CYCLES=10)
+	$(CARGO) test -p authobot --test soak --locked -- --ignored --test-threads=1 --nocapture
 
 plugin: ## the managed plugin (static binary + policies + config.json) in target/plugin/authobot
 	packaging/build-plugin.sh

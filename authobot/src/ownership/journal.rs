@@ -153,10 +153,15 @@ pub(super) fn decode(line: &[u8], scratch: &mut Vec<u8>) -> Result<(u64, Entry),
     if !line.starts_with(CRC_KEY) || line.len() < SEALED_FROM || &line[16..18] != b"\"," {
         return Err("not a checksummed line".into());
     }
-    let recorded = std::str::from_utf8(&line[8..16])
-        .ok()
+    let hex = &line[8..16];
+    // Lower case only: a flipped case bit must not read as the same checksum.
+    let recorded = hex
+        .iter()
+        .all(|d| matches!(d, b'0'..=b'9' | b'a'..=b'f'))
+        .then(|| std::str::from_utf8(hex).ok())
+        .flatten()
         .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-        .ok_or("its checksum is not 8 hex digits")?;
+        .ok_or("its checksum is not 8 lower-case hex digits")?;
     let sealed = &line[SEALED_FROM..];
     let computed = crc32c::crc32c(sealed);
     if recorded != computed {

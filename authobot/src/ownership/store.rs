@@ -114,8 +114,10 @@ struct Shared {
     /// The highest sequence number known to be fsynced, and the one the mark on disk says.
     durable: AtomicU64,
     marked: AtomicU64,
-    /// Whether the background thread has already reported the journal detached.
+    /// Whether the background thread has already reported the journal detached, and the
+    /// mark unwritable.
     detached_reported: AtomicBool,
+    mark_failing: AtomicBool,
     started: Instant,
     dir: PathBuf,
     journal_path: PathBuf,
@@ -171,6 +173,13 @@ fn prepare(dir: &Path, record: &mut Record) -> Result<(u64, u64, u64), StoreErro
             problem.what.clone(),
         ));
     }
+    if let Some(reason) = journal::missing(Some(&scan), mark) {
+        return Err(StoreError::Incomplete {
+            path,
+            reason,
+            keep: scan.lines,
+        });
+    }
     if scan.torn > 0 {
         let aside = journal::keep_tail(&path, scan.sound_len)?;
         fs::OpenOptions::new()
@@ -187,13 +196,6 @@ fn prepare(dir: &Path, record: &mut Record) -> Result<(u64, u64, u64), StoreErro
             bytes = scan.torn,
             "a torn last line (a write cut short) was set aside"
         );
-    }
-    if let Some(reason) = journal::missing(Some(&scan), mark) {
-        return Err(StoreError::Incomplete {
-            path,
-            reason,
-            keep: scan.lines,
-        });
     }
     match scan.format {
         Format::Checked => Ok((scan.sound_len, scan.lines, scan.last_seq)),
@@ -256,6 +258,7 @@ impl Store {
             durable: AtomicU64::new(seq),
             marked: AtomicU64::new(seq),
             detached_reported: AtomicBool::new(false),
+            mark_failing: AtomicBool::new(false),
             started: Instant::now(),
             dir: state_dir.to_owned(),
             journal_path: path,
@@ -323,6 +326,7 @@ impl Store {
                 durable: AtomicU64::new(scan.last_seq),
                 marked: AtomicU64::new(scan.last_seq),
                 detached_reported: AtomicBool::new(false),
+                mark_failing: AtomicBool::new(false),
                 started: Instant::now(),
                 dir: state_dir.to_owned(),
                 journal_path: path,
@@ -534,10 +538,15 @@ impl Shared {
             return;
         }
         match journal::write_mark(&self.dir, durable) {
-            Ok(()) => self.marked.store(durable, Ordering::Release),
-            Err(e) => {
+            Ok(()) => {
+                self.marked.store(durable, Ordering::Release);
+                self.mark_failing.store(false, Ordering::Release);
+            }
+            // Said once until it works again: the thread retries every round.
+            Err(e) if !self.mark_failing.swap(true, Ordering::AcqRel) => {
                 tracing::error!(mark = %self.dir.join(SYNCED_FILE).display(), error = %e, "durable mark not written");
             }
+            Err(_) => {}
         }
     }
 
