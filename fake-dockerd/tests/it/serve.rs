@@ -337,3 +337,38 @@ fn docker_run_exits_with_the_simulated_exit_code() {
     let out = fake.docker(&["run", "busybox", "false"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+#[test]
+fn no_log_level_shows_a_query_a_body_or_what_a_plugin_said() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let _plugin = RunningPlugin::start(
+        dir.path(),
+        "testauthz",
+        Deny::request(
+            "/containers/create",
+            "Env entry s3cret-message is not allowed",
+        ),
+    );
+    let fake = FakeDockerd::serve_logging(
+        dir.path(),
+        "testauthz",
+        &["--profile", "moby-20.10"],
+        "trace",
+    );
+    let body = r#"{"Image":"busybox","Env":["TOKEN=s3cret-body"]}"#;
+    let mut stream = std::os::unix::net::UnixStream::connect(&fake.socket).unwrap();
+    write!(
+        stream,
+        "POST /v1.41/containers/create?name=s3cret-query HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nX-Registry-Auth: s3cret-header\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let log = fake.log();
+    assert!(log.contains("denied by a plugin"), "{log}");
+    assert!(log.contains("/containers/create"), "{log}");
+    assert!(!log.contains("s3cret"), "{log}");
+}

@@ -231,13 +231,26 @@ impl FakeDockerd {
     /// Runs `fake-dockerd serve` on `DIR/docker.sock` with the one authz plugin `plugin`
     /// from plugin directory `dir`, `extra` arguments after those, waiting until it listens.
     pub fn serve(dir: &Path, plugin: &str, extra: &[&str]) -> FakeDockerd {
-        let mut fake = FakeDockerd::spawn_serve(dir, plugin, extra);
+        let mut fake = FakeDockerd::spawn_serve(dir, plugin, extra, None);
         fake.wait_listening();
         fake
     }
 
-    /// Runs `fake-dockerd serve` as [`FakeDockerd::serve`] does, without waiting for it.
-    pub fn spawn_serve(dir: &Path, plugin: &str, extra: &[&str]) -> FakeDockerd {
+    /// [`FakeDockerd::serve`] logging at `rust_log` (a `RUST_LOG` filter).
+    pub fn serve_logging(dir: &Path, plugin: &str, extra: &[&str], rust_log: &str) -> FakeDockerd {
+        let mut fake = FakeDockerd::spawn_serve(dir, plugin, extra, Some(rust_log));
+        fake.wait_listening();
+        fake
+    }
+
+    /// Runs `fake-dockerd serve` as [`FakeDockerd::serve`] does, without waiting for it,
+    /// with `RUST_LOG=rust_log` when given.
+    pub fn spawn_serve(
+        dir: &Path,
+        plugin: &str,
+        extra: &[&str],
+        rust_log: Option<&str>,
+    ) -> FakeDockerd {
         let socket = dir.join("docker.sock");
         let mut args = vec![
             "serve",
@@ -249,14 +262,22 @@ impl FakeDockerd {
             dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        FakeDockerd::spawn(&socket, &args)
+        FakeDockerd::spawn_logging(&socket, &args, rust_log)
     }
 
     /// Runs `fake-dockerd ARGS...` without waiting for it.
     pub fn spawn(socket: &Path, args: &[&str]) -> FakeDockerd {
+        FakeDockerd::spawn_logging(socket, args, None)
+    }
+
+    fn spawn_logging(socket: &Path, args: &[&str], rust_log: Option<&str>) -> FakeDockerd {
         let stderr_path = socket.with_extension("log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_fake-dockerd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fake-dockerd"));
+        if let Some(rust_log) = rust_log {
+            command.env("RUST_LOG", rust_log);
+        }
+        let child = command
             .args(args)
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -11,7 +11,7 @@ use crate::serve_harness::{CallLog, FakeDockerd, RunningPlugin, TestPlugin};
 fn serve_waits_with_backoff_for_a_plugin_that_appears_late() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut fake = FakeDockerd::spawn_serve(dir.path(), "late", &[]);
+    let mut fake = FakeDockerd::spawn_serve(dir.path(), "late", &[], None);
     let socket = fake.socket.clone();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
@@ -53,7 +53,7 @@ fn serve_refuses_to_start_with_a_plugin_that_does_not_implement_authz() {
             activations: Arc::default(),
         },
     );
-    let mut fake = FakeDockerd::spawn_serve(dir.path(), "notauthz", &[]);
+    let mut fake = FakeDockerd::spawn_serve(dir.path(), "notauthz", &[], None);
     let code = fake.wait_exit(Duration::from_secs(10));
     assert!(
         matches!(code, Some(c) if c != 0),
