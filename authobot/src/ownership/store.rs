@@ -15,6 +15,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -581,7 +582,23 @@ impl Shared {
     /// Writes the record held in memory as the journal of the state directory that came
     /// back, under its new lock.
     fn reattach(&self) -> Result<(), StoreError> {
-        let lock = lock_dir(&self.dir)?;
+        // Only the journal was removed: the directory is still the one held (a second
+        // flock on it would conflict with our own).
+        let held = self
+            .lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|held| held.metadata().ok());
+        let current =
+            fs::metadata(&self.dir).map_err(|e| io_error("cannot stat", &self.dir, &e))?;
+        let same_dir =
+            held.is_some_and(|held| (held.dev(), held.ino()) == (current.dev(), current.ino()));
+        let lock = if same_dir {
+            None
+        } else {
+            Some(lock_dir(&self.dir)?)
+        };
         let _no_learns = self.learns();
         let (len, lines) = {
             let state = self.read();
@@ -604,7 +621,9 @@ impl Shared {
                 .map_err(|e| io_error("cannot stat", &self.journal_path, &e))?;
             journal.seq
         };
-        *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
+        if let Some(lock) = lock {
+            *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(lock);
+        }
         journal::write_mark(&self.dir, seq)
             .map_err(|e| io_error("cannot write", &self.dir.join(SYNCED_FILE), &e))?;
         self.durable.fetch_max(seq, Ordering::AcqRel);
@@ -1315,6 +1334,25 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         assert!(owner_of(&store, ObjectKind::Container, "web").is_some());
         assert!(owner_of(&store, ObjectKind::Container, "cache").is_some());
+    }
+
+    #[test]
+    fn a_journal_removed_from_its_directory_is_written_again_from_memory() {
+        let (dir, store) = temp_store();
+        store
+            .apply(&[own(ObjectKind::Container, "c1", "alice", "web")])
+            .unwrap();
+        fs::remove_file(dir.path().join(JOURNAL_FILE)).unwrap();
+        wait_until("written again", || {
+            dir.path().join(JOURNAL_FILE).exists() && store.status().writable
+        });
+        store
+            .apply(&[own(ObjectKind::Container, "c2", "bob", "db")])
+            .unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(owner_of(&store, ObjectKind::Container, "web").is_some());
+        assert!(owner_of(&store, ObjectKind::Container, "db").is_some());
     }
 
     #[test]
