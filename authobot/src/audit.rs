@@ -274,7 +274,7 @@ impl Serialize for Rfc3339Utc {
 }
 
 /// What to do with a call whose audit line cannot be written (`--on-audit-failure`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnFailure {
     /// Refuse the call: nothing happens that the audit trail does not show (auditd's
     /// `disk_full_action = halt`, for an authorization plugin). The default.

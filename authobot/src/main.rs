@@ -110,8 +110,8 @@ struct ServeArgs {
     audit_log: Option<PathBuf>,
     /// What to do with a call whose audit line cannot be written (a full or failing disk):
     /// refuse it (no call goes unaudited), or answer it and count the lost line.
-    #[arg(long, value_enum, default_value_t = AuditFailure::Deny)]
-    on_audit_failure: AuditFailure,
+    #[arg(long, value_enum, default_value_t = OnFailure::Deny)]
+    on_audit_failure: OnFailure,
     /// The format of diagnostic logs on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -135,12 +135,6 @@ struct ServeArgs {
     /// is refused with a deny.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_bytes_in_flight: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AuditFailure {
-    Deny,
-    Allow,
 }
 
 #[derive(Debug, Subcommand)]
@@ -403,11 +397,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         )
     })?;
     tracing::info!(record = %store.path().display(), "ownership record open");
-    let on_failure = match args.on_audit_failure {
-        AuditFailure::Deny => OnFailure::Deny,
-        AuditFailure::Allow => OnFailure::Allow,
-    };
-    let audit = open_audit(args.audit_log.as_deref(), on_failure)?;
+    let audit = open_audit(args.audit_log.as_deref(), args.on_audit_failure)?;
     let plugin = Arc::new(Authobot::with_store(policy, audit, store));
     let config = ServerConfig {
         max_connections: Some(args.max_connections),
