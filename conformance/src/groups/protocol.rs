@@ -321,7 +321,7 @@ fn every_refusal_has_msg(refusals: &[SeenRefusal]) -> Outcome {
     Outcome::failed(
         "every refusal a deny with a non-empty Msg",
         format!(
-            "{} of {} refusals gave the client no reason ({} denies with an empty Msg, {} plugin errors, {} unanswered); first: {}: {}",
+            "{} of {} refusals were not a deny with a Msg ({} denies with an empty Msg, {} plugin errors the client reads as \"plugin failed\", {} unanswered); first: {}: {}",
             silent.len(),
             judged.len(),
             count(RefusalKind::Deny),
