@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use nix::unistd::{chown, Group};
+use nix::unistd::{chown, Gid};
 
 use crate::ca::{LocalCa, CA_CERT, DAEMON_CERT, DAEMON_KEY};
 use crate::check::{self, CheckOptions};
 use crate::identity::Resolver;
 use crate::relay::{self, Gate};
 use crate::tls::ClientSettings;
+use crate::userdb::UserDb;
 
 /// Relay the local users of a host to dockerd's TLS port, each under their own name.
 ///
@@ -61,7 +62,7 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
         let report = check::run(&CheckOptions {
             daemon_pidfile: args.daemon_pidfile,
             state_dir: args.state_dir,
-            passwd: PathBuf::from("/etc/passwd"),
+            accounts: UserDb::system(),
         })?;
         print!("{report}");
         return Ok(if report.findings.is_empty() {
@@ -85,7 +86,7 @@ pub fn run(args: GateArgs) -> Result<ExitCode> {
     let lifetime = Duration::from_secs(args.cert_lifetime_mins.max(1) * 60);
     let settings = ClientSettings::new(ca, lifetime).context("cannot set up TLS")?;
     let gate = Arc::new(Gate::new(
-        Resolver::new(&args.root_identity),
+        Resolver::new(UserDb::system(), &args.root_identity),
         settings,
         args.daemon,
     ));
@@ -108,13 +109,13 @@ fn listen(socket: &Path, group: &str) -> Result<tokio::net::UnixListener> {
     {
         return Ok(listener);
     }
-    let gid = Group::from_name(group)
+    let gid = UserDb::system()
+        .gid_of(group)
         .with_context(|| format!("cannot look up group {group:?}"))?
-        .with_context(|| format!("no group {group:?} on this host (--socket-group)"))?
-        .gid;
+        .with_context(|| format!("no group {group:?} in /etc/group (--socket-group)"))?;
     let listener = protocol::server::bind_unix(socket)
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
-    chown(socket, None, Some(gid))
+    chown(socket, None, Some(Gid::from_raw(gid)))
         .with_context(|| format!("cannot give {} to group {group}", socket.display()))?;
     tracing::info!(socket = %socket.display(), group, "listening");
     Ok(listener)

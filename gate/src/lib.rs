@@ -7,6 +7,7 @@
 //! dockerd's loopback TLS port with a certificate its own CA issued for that user.
 //!
 //! - [`identity`]: SO_PEERCRED to a user name (uid 0 to the root identity), or a refusal.
+//! - [`userdb`]: the host's accounts and groups, from /etc/passwd and /etc/group.
 //! - [`ca`]: the local CA, made on first start; user certificates issued in memory.
 //! - [`tls`]: per-user TLS settings, renewed before their certificate expires.
 //! - [`relay`]: the accept loop and the byte relay.
@@ -19,3 +20,4 @@ pub mod cli;
 pub mod identity;
 pub mod relay;
 pub mod tls;
+pub mod userdb;

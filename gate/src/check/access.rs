@@ -9,9 +9,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// A local account, as the kernel would check it: uid and every gid (primary included).
+/// A local user as the kernel checks it: uid and every gid (primary included).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
+pub struct Credentials {
     /// The login name.
     pub name: String,
     /// The uid.
@@ -54,7 +54,7 @@ impl Entry {
     /// Whether `account` has permission `bit` (4 read, 2 write, 1 search/execute) here,
     /// checked as the kernel does: the owner class if it owns it, else the group class if
     /// in its group, else the others class.
-    fn allows(&self, account: &Account, bit: u32) -> bool {
+    fn allows(&self, account: &Credentials, bit: u32) -> bool {
         let class = if account.uid == self.uid {
             self.mode >> 6
         } else if account.gids.contains(&self.gid) {
@@ -96,7 +96,7 @@ impl PathModes {
     }
 
     /// Whether `account` (never root) can do `access` on the file.
-    pub fn allows(&self, account: &Account, access: Access) -> bool {
+    pub fn allows(&self, account: &Credentials, access: Access) -> bool {
         let Some(parent) = self.ancestors.last() else {
             return false;
         };
@@ -121,7 +121,7 @@ impl PathModes {
     }
 
     /// The accounts of `accounts` (root left out) that can do `access`.
-    pub fn who<'a>(&self, accounts: &'a [Account], access: Access) -> Vec<&'a Account> {
+    pub fn who<'a>(&self, accounts: &'a [Credentials], access: Access) -> Vec<&'a Credentials> {
         accounts
             .iter()
             .filter(|account| account.uid != 0 && self.allows(account, access))
@@ -131,7 +131,7 @@ impl PathModes {
     /// Whether an account in no group of the file's path and owning none of it could do
     /// `access`: then every user, listed or not, can.
     pub fn open_to_everyone(&self, access: Access) -> bool {
-        let stranger = Account {
+        let stranger = Credentials {
             name: String::new(),
             uid: u32::MAX - 1,
             gids: vec![u32::MAX - 1],
@@ -144,36 +144,12 @@ fn relative(path: &Path) -> &Path {
     path.strip_prefix("/").unwrap_or(path)
 }
 
-/// Reads the local accounts of a passwd file (`name:x:uid:gid:...` lines), with the groups
-/// `groups_of(name, gid)` gives each (NSS's `getgrouplist` on a real host).
-pub fn accounts_from_passwd(text: &str, groups_of: impl Fn(&str, u32) -> Vec<u32>) -> Vec<Account> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let _password = fields.next()?;
-            let uid = fields.next()?.parse().ok()?;
-            let gid: u32 = fields.next()?.parse().ok()?;
-            let mut gids = groups_of(name, gid);
-            if !gids.contains(&gid) {
-                gids.push(gid);
-            }
-            Some(Account {
-                name: name.to_owned(),
-                uid,
-                gids,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn account(name: &str, uid: u32, gids: &[u32]) -> Account {
-        Account {
+    fn credentials(name: &str, uid: u32, gids: &[u32]) -> Credentials {
+        Credentials {
             name: name.into(),
             uid,
             gids: gids.to_vec(),
@@ -197,8 +173,8 @@ mod tests {
     #[test]
     fn a_socket_of_group_docker_is_open_to_its_members_only() {
         let socket = path(dir(0, 0, 0o755), dir(0, DOCKER, 0o660));
-        let alice = account("alice", 1000, &[1000, DOCKER]);
-        let bob = account("bob", 1001, &[1001]);
+        let alice = credentials("alice", 1000, &[1000, DOCKER]);
+        let bob = credentials("bob", 1001, &[1001]);
         assert!(socket.allows(&alice, Access::Connect));
         assert!(!socket.allows(&bob, Access::Connect));
         assert!(!socket.open_to_everyone(Access::Connect));
@@ -208,7 +184,7 @@ mod tests {
     fn a_root_only_directory_closes_a_socket_open_to_everyone() {
         let socket = path(dir(0, 0, 0o700), dir(0, DOCKER, 0o666));
         assert!(!socket.open_to_everyone(Access::Connect));
-        let alice = account("alice", 1000, &[1000, DOCKER]);
+        let alice = credentials("alice", 1000, &[1000, DOCKER]);
         assert!(!socket.allows(&alice, Access::Connect));
     }
 
@@ -222,14 +198,14 @@ mod tests {
     fn the_owner_class_decides_for_the_owner_even_when_the_group_allows() {
         // Mode 0060: the owner is refused although its group could connect.
         let socket = path(dir(0, 0, 0o755), dir(1000, DOCKER, 0o060));
-        let owner = account("alice", 1000, &[DOCKER]);
+        let owner = credentials("alice", 1000, &[DOCKER]);
         assert!(!socket.allows(&owner, Access::Connect));
     }
 
     #[test]
     fn a_key_readable_by_its_group_is_read_by_the_members() {
         let key = path(dir(0, 0, 0o755), dir(0, 50, 0o640));
-        let staff = account("carol", 1002, &[50]);
+        let staff = credentials("carol", 1002, &[50]);
         assert!(key.allows(&staff, Access::Read));
         assert!(!key.allows(&staff, Access::Replace));
     }
@@ -237,7 +213,7 @@ mod tests {
     #[test]
     fn a_writable_directory_lets_a_file_be_replaced() {
         let ca = path(dir(0, 50, 0o770), dir(0, 0, 0o644));
-        assert!(ca.allows(&account("carol", 1002, &[50]), Access::Replace));
+        assert!(ca.allows(&credentials("carol", 1002, &[50]), Access::Replace));
     }
 
     #[test]
@@ -252,35 +228,22 @@ mod tests {
             ancestors: vec![dir(0, 0, 0o755), dir(1000, 1000, 0o755), dir(0, 0, 0o700)],
             file: dir(0, 0, 0o600),
         };
-        assert!(ca.allows(&account("alice", 1000, &[1000]), Access::Replace));
+        assert!(ca.allows(&credentials("alice", 1000, &[1000]), Access::Replace));
     }
 
     #[test]
     fn root_is_never_listed() {
         let socket = path(dir(0, 0, 0o755), dir(0, 0, 0o666));
-        let accounts = [account("root", 0, &[0]), account("alice", 1000, &[1000])];
+        let accounts = [
+            credentials("root", 0, &[0]),
+            credentials("alice", 1000, &[1000]),
+        ];
         let names: Vec<_> = socket
             .who(&accounts, Access::Connect)
             .iter()
             .map(|a| a.name.as_str())
             .collect();
         assert_eq!(names, ["alice"]);
-    }
-
-    #[test]
-    fn passwd_lines_become_accounts_with_their_groups() {
-        let text = "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken line\n";
-        let accounts = accounts_from_passwd(
-            text,
-            |name, _| if name == "alice" { vec![999] } else { vec![] },
-        );
-        assert_eq!(
-            accounts,
-            [
-                account("root", 0, &[0]),
-                account("alice", 1000, &[999, 1000])
-            ]
-        );
     }
 
     #[test]

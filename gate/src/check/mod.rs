@@ -4,7 +4,8 @@
 //! It reads the running daemon (by its pidfile) rather than its configuration: the sockets
 //! it really listens on, probed as a user without credentials would. Then the gate's own
 //! files: who can read the keys or replace the CA dockerd trusts. Users are the accounts of
-//! /etc/passwd with their groups; root is never counted (it can always go around).
+//! /etc/passwd with their groups of /etc/group; root is never counted (it can always go
+//! around).
 
 pub mod access;
 pub mod listeners;
@@ -16,10 +17,11 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use access::{Access, Account, PathModes};
+use access::{Access, Credentials, PathModes};
 use probe::TcpProbe;
 
 use crate::ca::{self, CA_CERT, CA_KEY, DAEMON_KEY};
+use crate::userdb::{self, UserDb};
 
 /// Where `--check` looks.
 #[derive(Debug, Clone)]
@@ -28,8 +30,8 @@ pub struct CheckOptions {
     pub daemon_pidfile: PathBuf,
     /// The gate's state directory (its CA).
     pub state_dir: PathBuf,
-    /// The accounts file.
-    pub passwd: PathBuf,
+    /// The host's accounts.
+    pub accounts: UserDb,
 }
 
 /// One way around the gate.
@@ -115,7 +117,10 @@ pub fn run(options: &CheckOptions) -> Result<Report, CheckError> {
             source,
         })
     };
-    let accounts = access::accounts_from_passwd(&read(&options.passwd)?, groups_of);
+    let accounts = credentials(&options.accounts).map_err(|source| CheckError::Read {
+        path: options.accounts.passwd_path().to_owned(),
+        source,
+    })?;
     let pid: i32 =
         read(&options.daemon_pidfile)?
             .trim()
@@ -164,17 +169,29 @@ fn describe_listeners(listening: &listeners::Listeners) -> String {
     }
 }
 
-/// The gids of `user` whose primary gid is `gid`, from the host's group database.
-fn groups_of(user: &str, gid: u32) -> Vec<u32> {
-    std::ffi::CString::new(user)
-        .ok()
-        .and_then(|name| nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid)).ok())
-        .map(|gids| gids.into_iter().map(|gid| gid.as_raw()).collect())
-        .unwrap_or_else(|| vec![gid])
+/// Every account with the gids the kernel would give it at login.
+fn credentials(accounts: &UserDb) -> io::Result<Vec<Credentials>> {
+    let groups = accounts.groups()?;
+    Ok(accounts
+        .accounts()?
+        .into_iter()
+        .map(|account| {
+            let mut gids: Vec<u32> = userdb::groups_of(&account, &groups)
+                .into_iter()
+                .map(|group| group.gid)
+                .collect();
+            gids.push(account.gid);
+            Credentials {
+                name: account.name,
+                uid: account.uid,
+                gids,
+            }
+        })
+        .collect())
 }
 
 /// "alice, bob" or "every user".
-fn who(path: &PathModes, accounts: &[Account], access: Access) -> Option<String> {
+fn who(path: &PathModes, accounts: &[Credentials], access: Access) -> Option<String> {
     if path.open_to_everyone(access) {
         return Some("every user".into());
     }
@@ -186,7 +203,7 @@ fn who(path: &PathModes, accounts: &[Account], access: Access) -> Option<String>
     (!names.is_empty()).then(|| format!("users {}", names.join(", ")))
 }
 
-fn check_daemon_socket(root: &Path, socket: &str, accounts: &[Account], report: &mut Report) {
+fn check_daemon_socket(root: &Path, socket: &str, accounts: &[Credentials], report: &mut Report) {
     if let Some(name) = socket.strip_prefix('@') {
         report.findings.push((
             Finding::DaemonSocket,
@@ -288,7 +305,7 @@ fn subject_text(subject: &[u8]) -> String {
     }
 }
 
-fn check_state_dir(state_dir: &Path, accounts: &[Account], report: &mut Report) {
+fn check_state_dir(state_dir: &Path, accounts: &[Credentials], report: &mut Report) {
     let root = Path::new("/");
     for (file, consequence) in [
         (CA_KEY, "with the CA key anyone can issue themselves any identity, the admin's included"),

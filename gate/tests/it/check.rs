@@ -7,6 +7,7 @@ use std::path::Path;
 use gate::ca::{LocalCa, CA_CERT, CA_KEY};
 use gate::check::probe::{self, TcpProbe};
 use gate::check::{self, CheckOptions, Finding};
+use gate::userdb::UserDb;
 
 use crate::support::{daemon_tls, ping_daemon, ping_socket, serve_pings};
 
@@ -44,15 +45,16 @@ async fn a_verifying_listener_names_the_cas_it_accepts() {
     assert_eq!(acceptable_issuers, [parsed.subject().as_raw().to_vec()]);
 }
 
-/// A passwd file with one user, `alice`.
-fn passwd(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("passwd");
+/// Accounts with one user, `alice`.
+fn accounts(dir: &Path) -> UserDb {
+    let (passwd, group) = (dir.join("passwd"), dir.join("group"));
     fs::write(
-        &path,
+        &passwd,
         "root:x:0:0:root:/root:/bin/sh\nalice:x:4000012:4000012::/home/alice:/bin/sh\n",
     )
     .unwrap();
-    path
+    fs::write(&group, "root:x:0:\nalice:x:4000012:\n").unwrap();
+    UserDb::at(passwd, group)
 }
 
 #[tokio::test]
@@ -73,7 +75,7 @@ async fn the_check_finds_an_open_api_socket_and_a_readable_ca_key() {
     let options = CheckOptions {
         daemon_pidfile: pidfile,
         state_dir: state.clone(),
-        passwd: passwd(dir.path()),
+        accounts: accounts(dir.path()),
     };
     let report = tokio::task::spawn_blocking(move || check::run(&options))
         .await
@@ -127,7 +129,7 @@ async fn a_root_only_setup_has_nothing_to_report_about_the_gates_files() {
     let options = CheckOptions {
         daemon_pidfile: pidfile,
         state_dir: state,
-        passwd: passwd(dir.path()),
+        accounts: accounts(dir.path()),
     };
     let report = tokio::task::spawn_blocking(move || check::run(&options))
         .await
@@ -151,7 +153,7 @@ fn a_pidfile_without_a_pid_is_an_error_naming_it() {
     let error = check::run(&CheckOptions {
         daemon_pidfile: pidfile,
         state_dir: dir.path().join("state"),
-        passwd: passwd(dir.path()),
+        accounts: accounts(dir.path()),
     })
     .unwrap_err();
     assert!(

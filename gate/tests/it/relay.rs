@@ -10,7 +10,8 @@ use gate::ca::{LocalCa, CA_CERT};
 use gate::identity::Resolver;
 use gate::relay::{self, Gate};
 use gate::tls::ClientSettings;
-use nix::unistd::{Uid, User};
+use gate::userdb::UserDb;
+use nix::unistd::Uid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -24,7 +25,10 @@ fn my_identity() -> String {
     if uid.is_root() {
         ROOT_IDENTITY.into()
     } else {
-        User::from_uid(uid).unwrap().unwrap().name
+        let account = UserDb::system().account_by_uid(uid.as_raw()).unwrap();
+        account
+            .expect("the tests run as a user of /etc/passwd")
+            .name
     }
 }
 
@@ -32,7 +36,11 @@ fn my_identity() -> String {
 fn start_gate(state: &Path, daemon: SocketAddr, dir: &Path) -> PathBuf {
     let ca = LocalCa::open_or_create(state).unwrap();
     let settings = ClientSettings::new(ca, Duration::from_secs(600)).unwrap();
-    let gate = Arc::new(Gate::new(Resolver::new(ROOT_IDENTITY), settings, daemon));
+    let gate = Arc::new(Gate::new(
+        Resolver::new(UserDb::system(), ROOT_IDENTITY),
+        settings,
+        daemon,
+    ));
     let socket = dir.join("gate.sock");
     let listener = UnixListener::bind(&socket).unwrap();
     tokio::spawn(relay::serve(listener, gate, std::future::pending()));
