@@ -106,11 +106,6 @@ impl Resolver {
         }
     }
 
-    /// The name uid 0 is relayed under.
-    pub fn root_identity(&self) -> &str {
-        &self.root_identity
-    }
-
     /// The identity of the connection's caller, or why it has none. Reads files: call it off
     /// the async workers.
     pub fn resolve(&self, peer: Peer) -> Result<Identity, Refusal> {
