@@ -834,6 +834,10 @@ func document(kind string, body []byte) (any, error) {
 		if kind == "host_config" {
 			return hc, nil
 		}
+		if hc == nil {
+			// daemon/create.go: no HostConfig is an empty one, on the default network.
+			hc = &HostConfig{NetworkMode: "default"}
+		}
 		return createRequest{w.Config, hc, w.NetworkingConfig}, nil
 	case "exec_create":
 		v = &ExecConfig{}

@@ -13,7 +13,7 @@ use protocol::route::Route;
 use protocol::AuthzRequest;
 use serde_json::Value;
 
-use super::input::{bind_mounts, build};
+use super::input::{bind_mounts, build, to_rego};
 use super::{Outcome, RegoPolicy};
 use crate::decide::{
     body_kind, media_type, not_forwarded_reason, refusal, route_what, start_body_ignored, BodyKind,
@@ -88,7 +88,7 @@ pub(crate) fn decide(
         }
     };
     let input = build(request, route, body, binds);
-    let outcome = rego.evaluate(regorus::Value::from(input));
+    let outcome = rego.evaluate(to_rego(input));
     let result = match &outcome {
         Outcome::Bool(b) => RegoResult::Bool(*b),
         Outcome::Undefined => RegoResult::Undefined,

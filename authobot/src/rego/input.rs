@@ -117,6 +117,28 @@ pub fn build(
     Value::Object(input)
 }
 
+/// The input as regorus reads it: object members that are `null` are left out. OPA reads
+/// `some x in null` as undefined and regorus fails the evaluation on it, so a nil list of
+/// the document (`"SecurityOpt": null`, as the docker CLI sends it too) would make every
+/// policy that iterates it deny; absent, it is undefined in both.
+pub fn to_rego(input: Value) -> regorus::Value {
+    regorus::Value::from(without_null_members(input))
+}
+
+fn without_null_members(value: Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_null_members(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_null_members).collect()),
+        other => other,
+    }
+}
+
 /// The host paths a body of `kind` makes the daemon bind, read with the daemon's own
 /// parsers; `Err` when the daemon would refuse a bind it cannot parse.
 pub fn bind_mounts(kind: DocumentKind, body: &[u8]) -> Result<Vec<BindMount>, BodyError> {

@@ -7,5 +7,6 @@ mod hostile;
 mod ownership;
 mod policies;
 mod properties;
+mod rego;
 mod support;
 mod workflow;

@@ -4,8 +4,9 @@
 //! This is what a policy language reads (authobot's Rego `input.Body`): the object dockerd
 //! will act on, in dockerd's own spelling — keys as moby declares them, duplicates resolved
 //! and repeated objects merged as Go decodes them, `null`s applied per type, single strings
-//! of a `StrSlice` made lists, the create body's `HostConfig` as `getHostConfig()` yields it —
-//! in the shape a docker client sends (moby's `omitempty` tags respected, so a field the CLI
+//! of a `StrSlice` made lists, the create body's `HostConfig` as `getHostConfig()` yields it
+//! (a create without any gets the empty one the daemon uses, on the `default` network) — in
+//! the shape a docker client sends (moby's `omitempty` tags respected, so a field the CLI
 //! leaves out is absent here too). The Go oracle's `"document": true` mode marshals the same
 //! value with Go itself; the differential test holds the two equal.
 //!
@@ -67,9 +68,13 @@ pub fn document(kind: DocumentKind, body: &[u8]) -> Result<Value, BodyError> {
             if let Some(config) = declared(&wrapper, wrapper::CONFIG).and_then(GoValue::deref) {
                 marshal_struct(config, &schema::CONFIG, &mut out);
             }
-            if let Some(hc) = host_config {
-                out.insert("HostConfig".to_owned(), marshal(hc, &HOST_CONFIG_TY));
-            }
+            // Without any, the daemon creates the container with an empty HostConfig, on the
+            // default network (daemon/create.go).
+            let hc = match host_config {
+                Some(hc) => marshal(hc, &HOST_CONFIG_TY),
+                None => default_host_config(),
+            };
+            out.insert("HostConfig".to_owned(), hc);
             if let Some(networking) = declared(&wrapper, NETWORKING_CONFIG).and_then(GoValue::deref)
             {
                 out.insert(
@@ -93,6 +98,15 @@ pub fn document(kind: DocumentKind, body: &[u8]) -> Result<Value, BodyError> {
         DocumentKind::PluginPrivileges => marshal(&decoded(&PRIVILEGES_TY)?, &PRIVILEGES_TY),
         DocumentKind::PluginSettings => marshal(&decoded(&SETTINGS_TY)?, &SETTINGS_TY),
     })
+}
+
+/// The HostConfig of a create body that has none: Go's zero value, on the default network.
+fn default_host_config() -> Value {
+    let mut hc = GoValue::zero_keeping(&HOST_CONFIG_TY, Keep::All);
+    if let Some(mode) = named(&mut hc, &schema::HOST_CONFIG, "NetworkMode") {
+        *mode = GoValue::Str("default".into());
+    }
+    marshal(&hc, &HOST_CONFIG_TY)
 }
 
 /// The wrapper's declared index of `NetworkingConfig`.
@@ -456,9 +470,10 @@ mod tests {
     }
 
     #[test]
-    fn a_create_without_host_config_has_none() {
+    fn a_create_without_host_config_gets_the_empty_one_on_the_default_network() {
         let d = doc(DocumentKind::ContainerCreate, r#"{"Image":"x"}"#);
-        assert!(d.get("HostConfig").is_none());
+        assert_eq!(d["HostConfig"]["NetworkMode"], "default");
+        assert_eq!(d["HostConfig"]["Privileged"], false);
         assert_eq!(d["Cmd"], Value::Null);
         assert!(d.get("Healthcheck").is_none(), "omitempty");
         assert_eq!(d["Hostname"], "");
