@@ -20,6 +20,8 @@
 //! - New: `Route` (the template dockerd runs, `/containers/{name}/exec`), `Params` (its
 //!   parameters, decoded), `Version` (the API version asked for, or `null`).
 
+use std::collections::BTreeMap;
+
 use protocol::body::{
     decode, go_path_clean, BodyError, ContainerCreate, DocumentKind, HostConfig, Mount,
     ServiceSpec, VolumeCreate,
@@ -58,15 +60,9 @@ pub fn build(
         route.version.as_deref().unwrap_or(UNVERSIONED_API),
         route.path
     );
-    let mut query: Map<String, Value> = Map::new();
+    let mut query: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (key, value) in &route.query {
-        match query
-            .entry(key.clone())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(values) => values.push(Value::String(value.clone())),
-            _ => unreachable!("every query entry is a list"),
-        }
+        query.entry(key).or_default().push(value);
     }
     let params: Map<String, Value> = route
         .params
@@ -90,7 +86,10 @@ pub fn build(
     );
     input.insert("PathPlain".into(), Value::String(path.clone()));
     input.insert("Path".into(), Value::String(path));
-    input.insert("Query".into(), Value::Object(query));
+    input.insert(
+        "Query".into(),
+        serde_json::to_value(query).unwrap_or(Value::Null),
+    );
     input.insert(
         "Method".into(),
         Value::String(request.request_method.clone()),
@@ -121,21 +120,29 @@ pub fn build(
 /// `some x in null` as undefined and regorus fails the evaluation on it, so a nil list of
 /// the document (`"SecurityOpt": null`, as the docker CLI sends it too) would make every
 /// policy that iterates it deny; absent, it is undefined in both.
+///
+/// Built node by node (regorus's `From<serde_json::Value>` goes through serde's
+/// deserializer, and was a quarter of a decision).
 pub fn to_rego(input: Value) -> regorus::Value {
-    regorus::Value::from(without_null_members(input))
-}
-
-fn without_null_members(value: Value) -> Value {
-    match value {
-        Value::Object(members) => Value::Object(
+    match input {
+        Value::Null => regorus::Value::Null,
+        Value::Bool(b) => regorus::Value::from(b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => regorus::Value::from(i),
+            (None, Some(u)) => regorus::Value::from(u),
+            (None, None) => regorus::Value::from(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => regorus::Value::from(s),
+        Value::Array(items) => {
+            regorus::Value::from(items.into_iter().map(to_rego).collect::<Vec<_>>())
+        }
+        Value::Object(members) => regorus::Value::from(
             members
                 .into_iter()
                 .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, without_null_members(v)))
-                .collect(),
+                .map(|(k, v)| (regorus::Value::from(k), to_rego(v)))
+                .collect::<BTreeMap<_, _>>(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_null_members).collect()),
-        other => other,
     }
 }
 
@@ -199,8 +206,6 @@ fn bind_mount(source: String, read_only: bool) -> BindMount {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     /// Query parameters as `{name: [values]}`.
@@ -279,6 +284,13 @@ mod tests {
             .collect();
         assert_eq!(sources, [("/", true), ("/x/y", false), ("/srv", false)]);
         assert_eq!(mounts[0].resolved, "/");
+    }
+
+    #[test]
+    fn null_members_are_left_out_of_the_rego_input() {
+        let input = serde_json::json!({"Body": {"SecurityOpt": null, "Binds": [], "N": 1}});
+        let expected = regorus::Value::from_json_str(r#"{"Body": {"Binds": [], "N": 1}}"#).unwrap();
+        assert_eq!(to_rego(input), expected);
     }
 
     #[test]

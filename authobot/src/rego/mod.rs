@@ -11,13 +11,15 @@
 pub(crate) mod decide;
 pub mod input;
 
+use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use regorus::utils::limits::{set_fallback_execution_timer_config, ExecutionTimerConfig};
-use regorus::{CompiledPolicy, Engine, Value};
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{Engine, Value};
 
 /// The query opa-docker-authz asks by default (its `-allowPath`).
 pub const DEFAULT_QUERY: &str = "data.docker.authz.allow";
@@ -55,7 +57,11 @@ impl Default for RegoOptions {
 pub struct RegoPolicy {
     file: PathBuf,
     query: Arc<str>,
-    compiled: CompiledPolicy,
+    /// The engine with the policy parsed and prepared for `query`; each thread evaluates
+    /// on its own clone of it (see [`RegoPolicy::evaluate`]).
+    engine: Engine,
+    /// Tells this compilation apart from every other, for the per-thread clones.
+    generation: u64,
     options: RegoOptions,
 }
 
@@ -83,7 +89,7 @@ pub enum RegoError {
 impl RegoPolicy {
     /// Compiles the policy `text` of `file` for `options.query`.
     pub fn compile(file: &Path, text: &str, options: RegoOptions) -> Result<RegoPolicy, RegoError> {
-        limit_evaluation_time();
+        static GENERATION: AtomicU64 = AtomicU64::new(0);
         let query = normalize_query(&options.query)?;
         let name = file.display().to_string();
         let compile_error = |error: anyhow::Error| {
@@ -97,10 +103,15 @@ impl RegoPolicy {
         let mut engine = Engine::new();
         // OPA's default: a built-in given the wrong types is undefined, not an error.
         engine.set_strict_builtin_errors(false);
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: EVALUATION_LIMIT,
+            check_interval: NonZeroU32::new(256).expect("non-zero"),
+        });
         engine
             .add_policy(name.clone(), text.to_owned())
             .map_err(compile_error)?;
-        let compiled = engine
+        // Compiling for the query checks it names a rule, and prepares the engine.
+        engine
             .compile_with_entrypoint(&query.as_str().into())
             .map_err(|error| match compile_error(error) {
                 RegoError::Compile {
@@ -117,7 +128,8 @@ impl RegoPolicy {
         Ok(RegoPolicy {
             file: file.to_owned(),
             query: query.into(),
-            compiled,
+            engine,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             options,
         })
     }
@@ -142,9 +154,22 @@ impl RegoPolicy {
         &self.options
     }
 
-    /// Evaluates the query against `input`.
+    /// Evaluates the query against `input`, on this thread's clone of the prepared engine:
+    /// a fresh engine per call (regorus's `CompiledPolicy`) cost a tenth of a decision.
     pub fn evaluate(&self, input: Value) -> Outcome {
-        match self.compiled.eval_with_input(input) {
+        thread_local! {
+            static ENGINE: RefCell<Option<(u64, Engine)>> = const { RefCell::new(None) };
+        }
+        let result = ENGINE.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let engine = match &mut *slot {
+                Some((generation, engine)) if *generation == self.generation => engine,
+                other => &mut other.insert((self.generation, self.engine.clone())).1,
+            };
+            engine.set_input(input);
+            engine.eval_rule(self.query.to_string())
+        });
+        match result {
             Ok(Value::Bool(allow)) => Outcome::Bool(allow),
             Ok(Value::Undefined) => Outcome::Undefined,
             Ok(other) => Outcome::NotBoolean(type_name(&other)),
@@ -217,18 +242,6 @@ fn first_line(message: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// Bounds every evaluation by [`EVALUATION_LIMIT`] (regorus's process-wide fallback, which
-/// engines made from a compiled policy use).
-fn limit_evaluation_time() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        set_fallback_execution_timer_config(Some(ExecutionTimerConfig {
-            limit: EVALUATION_LIMIT,
-            check_interval: NonZeroU32::new(256).expect("non-zero"),
-        }));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +285,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, RegoError::Compile { .. }), "{error}");
+    }
+
+    #[test]
+    fn an_evaluation_that_runs_too_long_fails_instead_of_hanging_the_daemon() {
+        let policy = compile(
+            "package docker.authz\n\nr := numbers.range(1, 2000)\n\nallow if {\n  some a in r\n  some b in r\n  some c in r\n  a + b + c == -1\n}\n",
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let outcome = policy.evaluate(Value::new_object());
+        assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+        assert!(started.elapsed() < EVALUATION_LIMIT * 5);
     }
 
     #[test]
