@@ -150,6 +150,9 @@ run_local() {
 
   # 4. Ownership between TLS users: a daemon of its own with --tlsverify and a test CA.
   run_scenario ownership-tls
+
+  # 5. Local users through the gate, each the daemon's TLS user: a daemon of its own again.
+  run_scenario gate
 }
 
 # The check outputs and daemon/plugin logs outlive the run in target/e2e-logs; the rest goes.

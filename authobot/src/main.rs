@@ -115,6 +115,14 @@ enum Command {
     },
     /// List the built-in rules and what each refuses.
     Rules,
+    /// Relay local users to dockerd's TLS port, each under their own name (the gate).
+    Gate {
+        #[command(flatten)]
+        args: gate::cli::GateArgs,
+        /// The format of diagnostic logs on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
 }
 
 /// How a `.rego` policy file is run (a TOML policy's `[rego]` table says the same).
@@ -193,6 +201,10 @@ fn main() -> ExitCode {
             state_dir.as_deref(),
             format,
         ),
+        Command::Gate { args, log_format } => {
+            init_logging(log_format);
+            gate::cli::run(args)
+        }
         Command::Rules => {
             for rule in RULES.iter().chain(authobot::ownership::rules::RULES) {
                 println!("{:<24} {}", rule.id, rule.summary);

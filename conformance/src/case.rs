@@ -38,6 +38,9 @@ pub enum Group {
     Robustness,
     /// Host-escape vectors, held against plugins that claim `no-host-escape`.
     Security,
+    /// Resource and hardening choices that do not by themselves reach the host, held against
+    /// plugins that claim `hardening`.
+    Hardening,
     /// Recorded ordinary CLI workflows, held against plugins that claim `ordinary-use`.
     Replay,
     /// Generated bodies hiding dangerous fields, judged by the protocol crate's canonicaliser.
@@ -50,6 +53,7 @@ impl Group {
         match self {
             Group::Protocol | Group::Robustness => None,
             Group::Security | Group::Fuzz => Some(Claim::NoHostEscape),
+            Group::Hardening => Some(Claim::Hardening),
             Group::Replay => Some(Claim::OrdinaryUse),
         }
     }
@@ -61,6 +65,7 @@ impl fmt::Display for Group {
             Group::Protocol => "protocol",
             Group::Robustness => "robustness",
             Group::Security => "security",
+            Group::Hardening => "hardening",
             Group::Replay => "replay",
             Group::Fuzz => "fuzz",
         })
@@ -75,17 +80,21 @@ pub enum Claim {
     NoHostEscape,
     /// The plugin lets the ordinary CLI workflows through: replay.
     OrdinaryUse,
+    /// The plugin also refuses resource and hardening choices (confinement layers turned
+    /// off, cgroup placement, runtimes, namespaced sysctls...): hardening.
+    Hardening,
 }
 
 impl Claim {
     /// Every claim, in the order `list` prints them.
-    pub const ALL: [Claim; 2] = [Claim::NoHostEscape, Claim::OrdinaryUse];
+    pub const ALL: [Claim; 3] = [Claim::NoHostEscape, Claim::OrdinaryUse, Claim::Hardening];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Claim::NoHostEscape => "no-host-escape",
             Claim::OrdinaryUse => "ordinary-use",
+            Claim::Hardening => "hardening",
         }
     }
 }
@@ -98,7 +107,7 @@ impl fmt::Display for Claim {
 
 /// A claim name that is not one of [`Claim::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown claim {0:?} (known: no-host-escape, ordinary-use)")]
+#[error("unknown claim {0:?} (known: no-host-escape, ordinary-use, hardening)")]
 pub struct UnknownClaim(pub String);
 
 impl FromStr for Claim {

@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod case;
+pub mod expectations;
 pub mod groups;
 pub mod registry;
 pub mod report;

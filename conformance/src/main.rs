@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use conformance::expectations::Expectations;
 use conformance::report::EXIT_HARNESS;
 use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Selection, Target};
 use fake_dockerd::ProfileName;
@@ -68,7 +69,7 @@ struct RunArgs {
     #[arg(long = "skip", value_name = "GLOB")]
     skips: Vec<String>,
     /// What the plugin claims beyond the protocol (comma-separated or repeated):
-    /// no-host-escape (security, fuzz), ordinary-use (replay).
+    /// no-host-escape (security, fuzz), ordinary-use (replay), hardening (hardening).
     #[arg(long, value_delimiter = ',')]
     claims: Vec<Claim>,
     /// Report format.
@@ -86,6 +87,14 @@ struct RunArgs {
     /// How many generated bodies each fuzz case tries.
     #[arg(long, default_value_t = 256)]
     fuzz_cases: u32,
+    /// How many independent cases (security, hardening, replay, fuzz) run at once; the
+    /// protocol and robustness cases always run one at a time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Cases known to fail, one `CASE-ID-OR-GLOB = reason` a line: reported apart, and a
+    /// listed MUST failure does not fail the run.
+    #[arg(long, value_name = "FILE")]
+    expect_failures: Option<PathBuf>,
 }
 
 fn list() {
@@ -109,8 +118,18 @@ async fn run_suite(args: RunArgs) -> anyhow::Result<u8> {
             .parse::<ProfileName>()
             .context("reading --profile")?]
     };
+    let expectations = match &args.expect_failures {
+        None => Expectations::default(),
+        Some(path) => {
+            let text =
+                fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            Expectations::parse(&text).with_context(|| format!("reading {}", path.display()))?
+        }
+    };
     let ctx = Ctx {
         managed: args.managed,
+        jobs: usize::from(args.jobs),
+        expectations,
         profiles,
         target: Target::new(
             args.plugin_socket,

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use crate::case::{CaseInfo, Group, Level, Outcome};
 use crate::groups;
 use crate::runner::Ctx;
+use crate::target::SeenRefusal;
 
 /// The future a probe returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
@@ -13,11 +14,21 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 /// A hand-written check that drives the plugin directly.
 pub type ProbeFn = for<'a> fn(&'a Ctx) -> CheckFuture<'a>;
 
+/// A judgement over every refusal the whole run saw, made once every other case has run.
+pub type RunJudgeFn = fn(&[SeenRefusal]) -> Outcome;
+
 /// How a case is run.
 #[derive(Debug, Clone)]
 pub enum Check {
     /// Hand-written exchanges (protocol and robustness).
     Probe(ProbeFn),
+    /// A probe, then (if it passed) a judgement over every refusal of the run.
+    RunWide {
+        /// Runs in the case's turn, so that the run has something to judge.
+        probe: ProbeFn,
+        /// Decides the case once the run is over.
+        judge: RunJudgeFn,
+    },
     /// A client request passed through each daemon profile; the plugin must refuse it.
     Vector(groups::security::Vector),
     /// A recorded escape; one of its mutating request-phase calls must be refused.
@@ -65,7 +76,8 @@ pub fn all() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(groups::protocol::cases());
     cases.extend(groups::robustness::cases());
-    cases.extend(groups::security::cases());
+    cases.extend(groups::security::cases(Group::Security));
+    cases.extend(groups::security::cases(Group::Hardening));
     cases.extend(groups::replay::cases());
     cases.extend(groups::fuzz::cases());
     cases

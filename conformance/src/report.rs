@@ -6,17 +6,20 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::case::{CaseInfo, Claim, Level, Outcome};
+use crate::case::{CaseInfo, Claim, Group, Level, Outcome};
+use crate::expectations::Unmatched;
 use crate::runner::{Ctx, LevelFilter, Selection};
+use crate::target::{RefusalKind, SeenRefusal};
 
 /// The version of the JSON report schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Exit code: no MUST case failed.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: at least one MUST case failed.
+/// Exit code: at least one MUST case failed that `--expect-failures` did not list.
 pub const EXIT_MUST_FAILED: u8 = 1;
-/// Exit code: the harness could not run (socket missing, activation failed, bad arguments).
+/// Exit code: the harness could not run (socket missing or refusing connections, bad
+/// arguments).
 pub const EXIT_HARNESS: u8 = 2;
 
 /// One case's result.
@@ -28,6 +31,66 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// How long it took.
     pub duration: Duration,
+    /// Every refusal the case saw, and how each happened.
+    pub refusals: Vec<SeenRefusal>,
+    /// Why the case is expected to fail, when `--expect-failures` lists it.
+    pub expected_failure: Option<String>,
+}
+
+impl CaseResult {
+    /// Counts of the case's refusals by how they happened.
+    pub fn refusal_counts(&self) -> RefusalCounts {
+        let mut counts = RefusalCounts::default();
+        for refusal in &self.refusals {
+            match refusal.kind() {
+                RefusalKind::Deny => counts.deny += 1,
+                RefusalKind::PluginError => counts.plugin_error += 1,
+                RefusalKind::Unanswered => counts.no_answer += 1,
+            }
+        }
+        counts
+    }
+
+    /// For a passed case whose point is that calls are stopped (security, hardening, fuzz):
+    /// the first refusal that was the plugin failing rather than denying.
+    pub fn refused_by_failure(&self) -> Option<&SeenRefusal> {
+        let stops_calls = matches!(
+            self.info.group,
+            Group::Security | Group::Hardening | Group::Fuzz
+        );
+        if !stops_calls || self.outcome != Outcome::Passed {
+            return None;
+        }
+        self.refusals.iter().find(|r| r.kind().is_failure())
+    }
+
+    /// Failed, but listed as expected to.
+    pub fn is_expected_failure(&self) -> bool {
+        self.outcome.is_failed() && self.expected_failure.is_some()
+    }
+
+    /// Passed, though listed as expected to fail.
+    pub fn is_unexpected_pass(&self) -> bool {
+        self.outcome == Outcome::Passed && self.expected_failure.is_some()
+    }
+}
+
+/// How a case's refusals happened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RefusalCounts {
+    /// HTTP 200, Allow false: the client got 403 and the plugin's Msg.
+    pub deny: usize,
+    /// Non-200 or undecodable: the client got 500 "plugin failed".
+    pub plugin_error: usize,
+    /// Connection refused or dropped, or no answer in time.
+    pub no_answer: usize,
+}
+
+impl RefusalCounts {
+    fn any(&self) -> bool {
+        self.deny + self.plugin_error + self.no_answer > 0
+    }
 }
 
 /// The outcome of a run.
@@ -45,7 +108,15 @@ pub struct Report {
     pub profiles: Vec<String>,
     /// Why the harness could not run, if it could not.
     pub harness_error: Option<String>,
-    /// Results in run order.
+    /// The case whose failure made the suite stop waiting beyond the latency bound.
+    pub stopped_waiting_after: Option<String>,
+    /// Calls sent to the plugin by every case.
+    pub calls_sent: usize,
+    /// Of those, the calls the suite stopped waiting for.
+    pub calls_given_up: usize,
+    /// `--expect-failures` entries that matched no case of the run.
+    pub unmatched_expectations: Vec<Unmatched>,
+    /// Results in listed order.
     pub results: Vec<CaseResult>,
 }
 
@@ -60,6 +131,13 @@ pub struct Summary {
     pub skipped: usize,
     /// Failed cases of level MUST.
     pub must_failed: usize,
+    /// Failed cases `--expect-failures` listed (counted in `failed` too).
+    pub expected_failures: usize,
+    /// Passed cases `--expect-failures` listed as expected to fail (counted in `passed` too).
+    pub unexpected_passes: usize,
+    /// Passed security, hardening and fuzz cases where a call was stopped by the plugin
+    /// failing (an error status, a dropped connection, a timeout) rather than by a deny.
+    pub refused_by_failure: usize,
 }
 
 impl Report {
@@ -72,6 +150,10 @@ impl Report {
             claims: selection.claims().iter().copied().collect(),
             profiles: ctx.profiles.iter().map(|p| p.to_string()).collect(),
             harness_error: None,
+            stopped_waiting_after: None,
+            calls_sent: 0,
+            calls_given_up: 0,
+            unmatched_expectations: Vec::new(),
             results: Vec::new(),
         }
     }
@@ -90,15 +172,22 @@ impl Report {
                 }
                 Outcome::Skipped { .. } => summary.skipped += 1,
             }
+            summary.expected_failures += usize::from(result.is_expected_failure());
+            summary.unexpected_passes += usize::from(result.is_unexpected_pass());
+            summary.refused_by_failure += usize::from(result.refused_by_failure().is_some());
         }
         summary
     }
 
-    /// 2 when the harness could not run, 1 when a MUST case failed, else 0.
+    /// 2 when the harness could not run, 1 when a MUST case failed that was not expected to,
+    /// else 0.
     pub fn exit_code(&self) -> u8 {
+        let unexpected_must_failure = self.results.iter().any(|r| {
+            r.info.level == Level::Must && r.outcome.is_failed() && !r.is_expected_failure()
+        });
         if self.harness_error.is_some() {
             EXIT_HARNESS
-        } else if self.summary().must_failed > 0 {
+        } else if unexpected_must_failure {
             EXIT_MUST_FAILED
         } else {
             EXIT_OK
@@ -117,14 +206,39 @@ impl Report {
         if let Some(error) = &self.harness_error {
             let _ = writeln!(out, "harness error: {error}");
         }
+        if let Some(id) = &self.stopped_waiting_after {
+            let _ = writeln!(
+                out,
+                "note: the plugin failed {id}; later calls were given up after the latency bound"
+            );
+        }
         for result in &self.results {
             let info = &result.info;
+            let mark = match (&result.expected_failure, &result.outcome) {
+                (Some(reason), Outcome::Failed { .. }) => format!(" # expected failure: {reason}"),
+                (Some(reason), Outcome::Passed) => {
+                    format!(" # unexpectedly passed (listed as expected to fail: {reason})")
+                }
+                _ => String::new(),
+            };
             match &result.outcome {
                 Outcome::Passed => {
-                    let _ = writeln!(out, "ok {} ({})", info.id, info.level);
+                    let _ = writeln!(out, "ok {} ({}){mark}", info.id, info.level);
+                    if let Some(refusal) = result.refused_by_failure() {
+                        let counts = result.refusal_counts();
+                        let _ = writeln!(
+                            out,
+                            "    refused by the plugin failing, not by a deny ({} plugin errors, {} unanswered of {} refusals): {}: {}",
+                            counts.plugin_error,
+                            counts.no_answer,
+                            result.refusals.len(),
+                            refusal.call,
+                            refusal.verdict
+                        );
+                    }
                 }
                 Outcome::Failed { expected, seen } => {
-                    let _ = writeln!(out, "not ok {} ({})", info.id, info.level);
+                    let _ = writeln!(out, "not ok {} ({}){mark}", info.id, info.level);
                     let _ = writeln!(out, "    requirement: {}", info.requirement);
                     let _ = writeln!(out, "    source: {}", info.source);
                     let _ = writeln!(out, "    expected: {expected}");
@@ -136,6 +250,26 @@ impl Report {
             }
         }
         let summary = self.summary();
+        if summary.refused_by_failure > 0 {
+            let _ = writeln!(
+                out,
+                "refused by failure: {} passed cases stopped a call by an error or no answer, not a deny",
+                summary.refused_by_failure
+            );
+        }
+        if summary.expected_failures + summary.unexpected_passes > 0 {
+            let _ = writeln!(
+                out,
+                "expected failures: {} failed as listed, {} listed cases passed (take them off the list)",
+                summary.expected_failures, summary.unexpected_passes
+            );
+        }
+        for unmatched in &self.unmatched_expectations {
+            let _ = writeln!(
+                out,
+                "expected failure matching no case of this run: {unmatched}"
+            );
+        }
         let _ = writeln!(
             out,
             "conformance: {} passed, {} failed, {} skipped",
@@ -157,6 +291,12 @@ impl Report {
             claims: &self.claims,
             profiles: &self.profiles,
             harness_error: self.harness_error.as_deref(),
+            stopped_waiting_after: self.stopped_waiting_after.as_deref(),
+            calls: JsonCalls {
+                sent: self.calls_sent,
+                given_up: self.calls_given_up,
+            },
+            unmatched_expectations: &self.unmatched_expectations,
             summary: self.summary(),
             exit_code: self.exit_code(),
             cases: self.results.iter().map(JsonCase::from).collect(),
@@ -185,8 +325,8 @@ impl Report {
             out,
             "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{total:.3}\">",
             self.results.len(),
-            summary.failed,
-            summary.skipped
+            summary.failed - summary.expected_failures,
+            summary.skipped + summary.expected_failures
         );
         let mut groups: Vec<_> = self.results.iter().map(|r| r.info.group).collect();
         groups.dedup();
@@ -198,10 +338,13 @@ impl Report {
                 .iter()
                 .filter(|r| r.info.group == group)
                 .collect();
-            let failures = members.iter().filter(|r| r.outcome.is_failed()).count();
+            let failures = members
+                .iter()
+                .filter(|r| r.outcome.is_failed() && !r.is_expected_failure())
+                .count();
             let skipped = members
                 .iter()
-                .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
+                .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }) || r.is_expected_failure())
                 .count();
             let _ = writeln!(
                 out,
@@ -217,6 +360,15 @@ impl Report {
                 );
                 match &result.outcome {
                     Outcome::Passed => out.push_str("/>\n"),
+                    Outcome::Failed { expected, seen } if result.is_expected_failure() => {
+                        let _ = writeln!(
+                            out,
+                            ">\n      <skipped message=\"expected failure: {}\">expected: {}\nseen: {}</skipped>\n    </testcase>",
+                            xml_escape(result.expected_failure.as_deref().unwrap_or_default()),
+                            xml_escape(expected),
+                            xml_escape(seen)
+                        );
+                    }
                     Outcome::Failed { expected, seen } => {
                         let _ = writeln!(
                             out,
@@ -272,9 +424,18 @@ struct JsonReport<'a> {
     claims: &'a [Claim],
     profiles: &'a [String],
     harness_error: Option<&'a str>,
+    stopped_waiting_after: Option<&'a str>,
+    calls: JsonCalls,
+    unmatched_expectations: &'a [Unmatched],
     summary: Summary,
     exit_code: u8,
     cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCalls {
+    sent: usize,
+    given_up: usize,
 }
 
 #[derive(Serialize)]
@@ -297,6 +458,12 @@ struct JsonCase<'a> {
     seen: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusals: Option<RefusalCounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused_by_failure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_failure: Option<&'a str>,
     duration_ms: u64,
 }
 
@@ -319,6 +486,11 @@ impl<'a> From<&'a CaseResult> for JsonCase<'a> {
             expected,
             seen,
             reason,
+            refusals: Some(result.refusal_counts()).filter(RefusalCounts::any),
+            refused_by_failure: result
+                .refused_by_failure()
+                .map(|r| format!("{}: {}", r.call, r.verdict)),
+            expected_failure: result.expected_failure.as_deref(),
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
         }
     }
@@ -337,6 +509,10 @@ mod tests {
             claims: vec![],
             profiles: vec![],
             harness_error: None,
+            stopped_waiting_after: None,
+            calls_sent: 0,
+            calls_given_up: 0,
+            unmatched_expectations: Vec::new(),
             results: outcomes
                 .into_iter()
                 .enumerate()
@@ -350,6 +526,8 @@ mod tests {
                     },
                     outcome,
                     duration: Duration::from_millis(3),
+                    refusals: Vec::new(),
+                    expected_failure: None,
                 })
                 .collect(),
         }
@@ -388,6 +566,64 @@ mod tests {
         assert!(text.contains("not ok protocol.case-1 (MUST)\n"));
         assert!(text.contains("    expected: deny\n    seen: allow\n"));
         assert!(text.ends_with("conformance: 1 passed, 1 failed, 1 skipped\n"));
+    }
+
+    #[test]
+    fn exit_code_is_zero_when_the_only_must_failure_is_expected() {
+        let mut report = report_with(vec![(Level::Must, Outcome::failed("a", "b"))]);
+        report.results[0].expected_failure = Some("known".into());
+        assert_eq!(report.exit_code(), EXIT_OK);
+        assert_eq!(report.summary().expected_failures, 1);
+    }
+
+    #[test]
+    fn text_marks_an_expected_failure_and_an_unexpected_pass() {
+        let mut report = report_with(vec![
+            (Level::Must, Outcome::failed("a", "b")),
+            (Level::Must, Outcome::Passed),
+        ]);
+        for result in &mut report.results {
+            result.expected_failure = Some("known".into());
+        }
+        let text = report.to_text();
+        assert!(text.contains("not ok protocol.case-0 (MUST) # expected failure: known\n"));
+        assert!(text.contains(
+            "ok protocol.case-1 (MUST) # unexpectedly passed (listed as expected to fail: known)\n"
+        ));
+        assert_eq!(report.summary().unexpected_passes, 1);
+    }
+
+    fn refused(verdict: crate::target::Verdict) -> SeenRefusal {
+        SeenRefusal {
+            call: "Request POST /v1.41/containers/create".into(),
+            well_formed: true,
+            verdict,
+        }
+    }
+
+    #[test]
+    fn a_security_case_passed_by_a_dropped_connection_says_so() {
+        let mut report = report_with(vec![(Level::Must, Outcome::Passed)]);
+        report.results[0].info.group = Group::Security;
+        report.results[0].refusals = vec![refused(crate::target::Verdict::Unanswered {
+            reason: "connection closed".into(),
+        })];
+        assert!(report
+            .to_text()
+            .contains("refused by the plugin failing, not by a deny"));
+        assert_eq!(report.summary().refused_by_failure, 1);
+    }
+
+    #[test]
+    fn a_security_case_passed_by_denies_is_not_flagged() {
+        let mut report = report_with(vec![(Level::Must, Outcome::Passed)]);
+        report.results[0].info.group = Group::Security;
+        report.results[0].refusals = vec![refused(crate::target::Verdict::Deny {
+            msg: "no".into(),
+            err: String::new(),
+        })];
+        assert_eq!(report.summary().refused_by_failure, 0);
+        assert_eq!(report.results[0].refusal_counts().deny, 1);
     }
 
     #[test]
@@ -438,14 +674,23 @@ mod schema_tests {
         .into_iter()
         .map(|outcome| CaseResult {
             info: CaseInfo {
-                id: "protocol.x".into(),
-                group: Group::Protocol,
+                id: "security.x".into(),
+                group: Group::Security,
                 level: Level::Must,
                 requirement: "R.".into(),
                 source: "S".into(),
             },
             outcome,
             duration: Duration::from_millis(1),
+            refusals: vec![SeenRefusal {
+                call: "Request POST /containers/create".into(),
+                well_formed: true,
+                verdict: crate::target::Verdict::Failed {
+                    status: 500,
+                    text: "boom".into(),
+                },
+            }],
+            expected_failure: Some("known".into()),
         })
         .collect();
         let report = Report {
@@ -455,6 +700,13 @@ mod schema_tests {
             claims: vec![Claim::NoHostEscape],
             profiles: vec!["moby-20.10".into()],
             harness_error: None,
+            stopped_waiting_after: Some("protocol.latency.bounded".into()),
+            calls_sent: 3,
+            calls_given_up: 1,
+            unmatched_expectations: vec![Unmatched {
+                pattern: "security.typo".into(),
+                line: 1,
+            }],
             results,
         };
         let json = report.to_json();
@@ -465,9 +717,22 @@ mod schema_tests {
             &schema["properties"]["summary"],
             "summary",
         );
-        for case in json["cases"].as_array().expect("cases") {
-            assert_keys_match(case, &schema["properties"]["cases"]["items"], "case");
+        assert_keys_match(&json["calls"], &schema["properties"]["calls"], "calls");
+        for unmatched in json["unmatched_expectations"].as_array().expect("array") {
+            let items = &schema["properties"]["unmatched_expectations"]["items"];
+            assert_keys_match(unmatched, items, "unmatched_expectations[]");
         }
+        let case_schema = &schema["properties"]["cases"]["items"];
+        for case in json["cases"].as_array().expect("cases") {
+            assert_keys_match(case, case_schema, "case");
+            assert_keys_match(
+                &case["refusals"],
+                &case_schema["properties"]["refusals"],
+                "case.refusals",
+            );
+        }
+        assert!(json["cases"][0]["refused_by_failure"].is_string());
+        assert!(json["cases"][1]["expected_failure"].is_string());
         assert_eq!(
             json["schema_version"],
             schema["properties"]["schema_version"]["const"]

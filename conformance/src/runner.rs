@@ -1,21 +1,35 @@
-//! Selects cases (level, globs, claims), activates the plugin, runs each case and collects a
+//! Selects cases (level, globs, claims), runs them against the plugin and collects a
 //! [`Report`]; the CLI and the tests both drive the suite through here.
+//!
+//! The protocol and robustness cases run first, one at a time, in their listed order: they
+//! time the plugin and hold its connections, so nothing else may share it meanwhile. If the
+//! plugin fails the latency or concurrency case, no later call waits longer than the latency
+//! bound (a slow or serialising plugin has had its verdict; waiting on each of hundreds of calls
+//! would only turn it into a hang). The remaining cases are independent of each other and run
+//! up to `jobs` at a time. Cases that judge the whole run go last.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use fake_dockerd::ProfileName;
 
-use crate::case::{Claim, Level, Outcome};
+use crate::case::{Claim, Group, Level, Outcome};
+use crate::expectations::Expectations;
 use crate::groups;
 use crate::registry::{Case, Check};
 use crate::report::{CaseResult, Report};
-use crate::target::Target;
+use crate::target::{SeenRefusal, Target};
 
-/// The id of the activation case; activation also gates every other case.
+/// The id of the activation case.
 pub const ACTIVATE_CASE_ID: &str = "protocol.activate.implements-authz";
+
+/// The cases whose failure shows the plugin cannot answer in time; after one fails, no call
+/// waits longer than the latency bound.
+pub const PATIENCE_CASE_IDS: [&str; 2] =
+    ["protocol.connection.concurrent", "protocol.latency.bounded"];
 
 /// Which levels to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
@@ -128,11 +142,15 @@ pub struct Ctx {
     pub latency_bound: Duration,
     /// How many generated bodies each fuzz case tries.
     pub fuzz_cases: u32,
+    /// How many independent cases run at once.
+    pub jobs: usize,
+    /// Cases known to fail, reported apart (`--expect-failures`).
+    pub expectations: Expectations,
 }
 
-async fn run_case(ctx: &Ctx, case: &Case) -> Outcome {
+async fn run_check(ctx: &Ctx, case: &Case) -> Outcome {
     match &case.check {
-        Check::Probe(probe) => probe(ctx).await,
+        Check::Probe(probe) | Check::RunWide { probe, .. } => probe(ctx).await,
         Check::Vector(vector) => groups::security::run(ctx, vector).await,
         Check::CapturedEscape(recording) => groups::security::run_captured(ctx, recording).await,
         Check::Replay(recording) => groups::replay::run(ctx, recording).await,
@@ -140,48 +158,144 @@ async fn run_case(ctx: &Ctx, case: &Case) -> Outcome {
     }
 }
 
+/// Runs one case with its own refusal log.
+async fn run_one(ctx: &Ctx, case: &Case, claims: &BTreeSet<Claim>) -> CaseResult {
+    let started = Instant::now();
+    let (target, log) = ctx.target.for_case();
+    let case_ctx = Ctx {
+        target,
+        ..ctx.clone()
+    };
+    let outcome = match case.info.group.required_claim() {
+        _ if ctx.managed && case.info.id == ACTIVATE_CASE_ID => {
+            Outcome::skipped("dockerd never activates a managed plugin")
+        }
+        Some(claim) if !claims.contains(&claim) => {
+            Outcome::skipped(format!("the plugin does not claim {claim}"))
+        }
+        _ => run_check(&case_ctx, case).await,
+    };
+    match &outcome {
+        Outcome::Passed => tracing::info!(id = %case.info.id, "ok"),
+        Outcome::Failed { seen, .. } => tracing::info!(id = %case.info.id, %seen, "not ok"),
+        Outcome::Skipped { reason } => tracing::debug!(id = %case.info.id, %reason, "skipped"),
+    }
+    CaseResult {
+        info: case.info.clone(),
+        outcome,
+        duration: started.elapsed(),
+        refusals: log.refusals(),
+        expected_failure: ctx
+            .expectations
+            .reason_for(&case.info.id)
+            .map(str::to_owned),
+    }
+}
+
+/// Whether a case must run alone, in order: it times the plugin or holds its connections.
+fn runs_alone(case: &Case) -> bool {
+    matches!(case.info.group, Group::Protocol | Group::Robustness)
+}
+
 /// Runs the selected cases against the plugin.
 ///
-/// The plugin is activated first (a managed plugin is only connected to): if that fails the
-/// report carries a harness error (exit 2) and every other case is skipped.
+/// The socket must exist and accept a connection, or the report carries a harness error
+/// (exit 2) and no case runs. Everything else the plugin does, activation included, is a case
+/// outcome: a plugin whose manifest dockerd refuses fails a MUST case (exit 1).
 pub async fn run(ctx: &Ctx, cases: &[Case], selection: &Selection) -> Report {
     let mut report = Report::new(ctx, selection);
-    let gate = if ctx.managed {
-        ctx.target.reachable().await
-    } else {
-        ctx.target.activate().await.map(|_| ())
-    };
-    let activation = gate.err().map(|e| e.to_string());
-    if let Some(error) = &activation {
-        tracing::error!(%error, "the plugin cannot be reached or activated; no case can run");
-        report.harness_error = Some(error.clone());
+    let selected: Vec<&Case> = cases.iter().filter(|c| selection.selects(c)).collect();
+    if let Err(error) = ctx.target.reachable().await {
+        tracing::error!(%error, "the plugin cannot be reached; no case can run");
+        report.harness_error = Some(error.to_string());
+        report.results = selected
+            .iter()
+            .map(|case| CaseResult {
+                info: case.info.clone(),
+                outcome: Outcome::skipped("the plugin cannot be reached"),
+                duration: Duration::ZERO,
+                refusals: Vec::new(),
+                expected_failure: ctx
+                    .expectations
+                    .reason_for(&case.info.id)
+                    .map(str::to_owned),
+            })
+            .collect();
+        return report;
     }
-    for case in cases.iter().filter(|c| selection.selects(c)) {
-        let started = Instant::now();
-        let outcome = match (&activation, case.info.group.required_claim()) {
-            (Some(error), _) if case.info.id == ACTIVATE_CASE_ID => Outcome::failed(
-                "Plugin.Activate answers HTTP 200 {\"Implements\":[\"authz\"]}",
-                error.clone(),
-            ),
-            (Some(_), _) => Outcome::skipped("activation failed"),
-            (None, _) if ctx.managed && case.info.id == ACTIVATE_CASE_ID => {
-                Outcome::skipped("dockerd never activates a managed plugin")
-            }
-            (None, Some(claim)) if !selection.claims.contains(&claim) => {
-                Outcome::skipped(format!("the plugin does not claim {claim}"))
-            }
-            (None, _) => run_case(ctx, case).await,
-        };
-        match &outcome {
-            Outcome::Passed => tracing::info!(id = %case.info.id, "ok"),
-            Outcome::Failed { seen, .. } => tracing::info!(id = %case.info.id, %seen, "not ok"),
-            Outcome::Skipped { reason } => tracing::debug!(id = %case.info.id, %reason, "skipped"),
+    if !ctx.managed {
+        // dockerd activates a legacy plugin before its first call, whichever cases run; how
+        // the plugin answers is the activation case's to judge.
+        if let Err(error) = ctx.target.activate().await {
+            tracing::warn!(%error, "activation failed; running the cases anyway");
         }
-        report.results.push(CaseResult {
-            info: case.info.clone(),
-            outcome,
-            duration: started.elapsed(),
+    }
+    let claims = selection.claims().clone();
+    let mut results: Vec<Option<CaseResult>> = vec![None; selected.len()];
+    for (slot, case) in selected.iter().enumerate().filter(|(_, c)| runs_alone(c)) {
+        let result = run_one(ctx, case, &claims).await;
+        if PATIENCE_CASE_IDS.contains(&case.info.id.as_str())
+            && result.outcome.is_failed()
+            && !ctx.target.is_impatient()
+        {
+            tracing::warn!(id = %case.info.id, bound = ?ctx.latency_bound,
+                "the plugin cannot answer in time: later calls wait at most the latency bound");
+            ctx.target.stop_waiting_beyond(ctx.latency_bound);
+            report.stopped_waiting_after = Some(case.info.id.clone());
+        }
+        results[slot] = Some(result);
+    }
+    let permits = Arc::new(tokio::sync::Semaphore::new(ctx.jobs.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    for (slot, case) in selected.iter().enumerate().filter(|(_, c)| !runs_alone(c)) {
+        let (ctx, case, claims) = (ctx.clone(), (*case).clone(), claims.clone());
+        let permits = Arc::clone(&permits);
+        running.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (slot, run_one(&ctx, &case, &claims).await)
         });
     }
+    while let Some(joined) = running.join_next().await {
+        match joined {
+            Ok((slot, result)) => results[slot] = Some(result),
+            Err(e) => tracing::error!(error = %e, "a case panicked"),
+        }
+    }
+    let mut results: Vec<CaseResult> = results
+        .into_iter()
+        .zip(&selected)
+        .map(|(result, case)| {
+            result.unwrap_or_else(|| CaseResult {
+                info: case.info.clone(),
+                outcome: Outcome::failed("the case to finish", "the case panicked"),
+                duration: Duration::ZERO,
+                refusals: Vec::new(),
+                expected_failure: ctx
+                    .expectations
+                    .reason_for(&case.info.id)
+                    .map(str::to_owned),
+            })
+        })
+        .collect();
+    judge_run_wide(&selected, &mut results);
+    report.results = results;
+    report.calls_sent = ctx.target.calls_sent();
+    report.calls_given_up = ctx.target.calls_given_up();
+    report.unmatched_expectations = ctx
+        .expectations
+        .unmatched(report.results.iter().map(|r| r.info.id.as_str()));
     report
+}
+
+/// Decides the run-wide cases whose probe passed, over every refusal the run saw.
+fn judge_run_wide(selected: &[&Case], results: &mut [CaseResult]) {
+    let everything: Vec<SeenRefusal> = results
+        .iter()
+        .flat_map(|r| r.refusals.iter().cloned())
+        .collect();
+    for (case, result) in selected.iter().zip(results.iter_mut()) {
+        if let (Check::RunWide { judge, .. }, Outcome::Passed) = (&case.check, &result.outcome) {
+            result.outcome = judge(&everything);
+        }
+    }
 }

@@ -117,3 +117,26 @@ fn managed_plugin_with_missing_socket_exits_two() {
             "harness error: no plugin socket at",
         ));
 }
+
+#[test]
+fn an_unreadable_expect_failures_file_exits_two_with_its_line() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let list = dir.path().join("known.txt");
+    std::fs::write(&list, "# known\nsecurity.create.privileged.plain\n").expect("written");
+    conformance()
+        .args(["run", "--plugin-socket"])
+        .arg(dir.path().join("absent.sock"))
+        .arg("--expect-failures")
+        .arg(&list)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2"));
+}
+
+#[test]
+fn zero_jobs_is_refused() {
+    conformance()
+        .args(["run", "--plugin-socket", "/nonexistent", "--jobs", "0"])
+        .assert()
+        .code(2);
+}

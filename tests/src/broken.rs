@@ -3,7 +3,11 @@
 //! ([`FlawedPolicy`]): refuse privileged containers and execs, dangerous capabilities, host
 //! paths and host namespaces; each [`Flaw`] weakens exactly one part of it.
 
-use protocol::body::{decode, ContainerCreate, ExecCreate, HostConfig, Mount, VolumeCreate};
+use std::collections::BTreeMap;
+
+use protocol::body::{
+    decode, ContainerCreate, ExecCreate, HostConfig, Mount, ServiceSpec, VolumeCreate,
+};
 use protocol::route;
 use protocol::wire::{ActivateManifest, AuthzReply, AuthzRequest};
 use protocol::AuthzPlugin;
@@ -56,6 +60,23 @@ pub enum Flaw {
     ExecPrivilegedUnchecked,
     /// Local volume driver options (`o=bind,device=/`) are never looked at.
     VolumeBindOptionsUnchecked,
+    /// Local volume driver options are refused only when `o` binds, as if binding were the
+    /// only way out: `type=ext4,device=/dev/vda` or `type=proc` pass.
+    LocalDriverBindOnly,
+    /// The body is read only when `Content-Type` is exactly `application/json`; any other
+    /// create is judged without one and passes (what opa-docker-authz's input gives a Rego
+    /// policy).
+    BodyOnlyForExactJson,
+    /// The route picked by a pattern over the whole `RequestUri`, query included, so
+    /// `/containers/create?name=web` is not seen as a create (a Rego policy comparing
+    /// `input.Path`).
+    PatternWithQuery,
+    /// A build's Content-Type lower-cased as ASCII before it is compared with the form media
+    /// types, where Go lower-cases `İ` to `i`.
+    AsciiMediaType,
+    /// A service's network target is refused only when it is spelled `host`, though the
+    /// daemon resolves ids and id prefixes too.
+    ServiceNetworkByNameOnly,
     /// A call the policy cannot read is let through with the error in `Err` ("fail open,
     /// but say so"); dockerd ignores `Err` on HTTP 200 and runs the call.
     FailOpenWithErr,
@@ -82,6 +103,10 @@ impl FlawedPolicy {
     /// Which endpoint the call is, as this policy (mis)reads it.
     fn endpoint(&self, request: &AuthzRequest) -> Result<Endpoint, String> {
         if self.has(Flaw::PatternOverRawUri) {
+            let path = request.request_uri.split('?').next().unwrap_or_default();
+            return Ok(endpoint_by_raw_pattern(path));
+        }
+        if self.has(Flaw::PatternWithQuery) {
             return Ok(endpoint_by_raw_pattern(&request.request_uri));
         }
         let route = route::parse(&request.request_method, &request.request_uri)
@@ -90,6 +115,8 @@ impl FlawedPolicy {
             ("POST", "/containers/create") => Endpoint::Create,
             ("POST", "/containers/{name}/exec") => Endpoint::Exec,
             ("POST", "/volumes/create") => Endpoint::VolumeCreate,
+            ("POST", "/build") => Endpoint::Build,
+            ("POST", "/services/create") => Endpoint::ServiceCreate,
             _ => Endpoint::Other,
         })
     }
@@ -136,20 +163,93 @@ impl FlawedPolicy {
                 }
             }
         }
-        let host_path = |m: &Mount| {
-            if self.has(Flaw::VolumeBindOptionsUnchecked) && m.kind == "volume" {
-                None
-            } else {
-                m.host_path()
-            }
-        };
-        if let Some(path) = host.mounts.iter().find_map(host_path) {
-            return Some(format!("host path {path} is not allowed"));
+        if let Some(refusal) = host.mounts.iter().find_map(|m| self.judge_mount(m)) {
+            return Some(refusal);
         }
         if host.pid_mode == "host" || host.network_mode == "host" {
             return Some("host namespaces are not allowed".into());
         }
         None
+    }
+
+    fn judge_mount(&self, mount: &Mount) -> Option<String> {
+        match mount.kind.as_str() {
+            "bind" => mount
+                .host_path()
+                .map(|path| format!("host path {path} is not allowed")),
+            "volume" => {
+                let driver = mount
+                    .volume_options
+                    .as_ref()
+                    .and_then(|options| options.driver_config.as_ref())?;
+                self.judge_local_driver(&driver.name, &driver.options)
+            }
+            _ => None,
+        }
+    }
+
+    /// Local volume driver options go to mount(2) on the host; none are allowed.
+    fn judge_local_driver(
+        &self,
+        driver: &str,
+        options: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        let local = driver.is_empty() || driver == "local";
+        if !local || options.is_empty() || self.has(Flaw::VolumeBindOptionsUnchecked) {
+            return None;
+        }
+        if self.has(Flaw::LocalDriverBindOnly) {
+            let binds = options
+                .get("o")
+                .is_some_and(|o| o.split(',').any(|o| o == "bind" || o == "rbind"));
+            return binds.then(|| "local volumes bound to host paths are not allowed".to_owned());
+        }
+        Some("local volume driver options are not allowed".to_owned())
+    }
+
+    fn judge_build(&self, request: &AuthzRequest) -> Option<String> {
+        let query = request.request_uri.split_once('?').map(|(_, q)| q);
+        let host_network = query.is_some_and(|q| {
+            q.split('&')
+                .any(|pair| pair.eq_ignore_ascii_case("networkmode=host"))
+        });
+        if host_network {
+            return Some("builds on the host network are not allowed".to_owned());
+        }
+        let content_type = request
+            .request_headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        let media_type = if self.has(Flaw::AsciiMediaType) {
+            media_type.to_ascii_lowercase()
+        } else {
+            go_to_lower(media_type)
+        };
+        matches!(
+            media_type.as_str(),
+            "application/x-www-form-urlencoded" | "multipart/form-data"
+        )
+        .then(|| "build options in a form body are not allowed".to_owned())
+    }
+
+    fn judge_service(&self, service: &ServiceSpec) -> Option<String> {
+        let may_be_host = |target: &String| {
+            target == "host"
+                || (!self.has(Flaw::ServiceNetworkByNameOnly)
+                    && !target.is_empty()
+                    && target.chars().all(|c| c.is_ascii_hexdigit()))
+        };
+        if let Some(target) = service.networks.iter().find(|t| may_be_host(t)) {
+            return Some(format!("network {target} may be the host network"));
+        }
+        service
+            .container_spec
+            .mounts
+            .iter()
+            .find_map(|m| self.judge_mount(m))
     }
 
     /// `Ok` to allow; why not otherwise.
@@ -159,8 +259,13 @@ impl FlawedPolicy {
         let dangerous =
             |reason: Option<String>| reason.map_or(Ok(()), |r| Err(Refusal::Dangerous(r)));
         let unreadable = |e: &dyn std::fmt::Display| Refusal::Unreadable(e.to_string());
+        let exact_json = request.request_headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("content-type") && value == "application/json"
+        });
         match endpoint {
             Endpoint::Other => Ok(()),
+            Endpoint::Build => dangerous(self.judge_build(request)),
+            Endpoint::Create if self.has(Flaw::BodyOnlyForExactJson) && !exact_json => Ok(()),
             Endpoint::Create if body.is_empty() && self.has(Flaw::EmptyBodyCreateAllowed) => Ok(()),
             Endpoint::Exec if self.has(Flaw::ExecPrivilegedUnchecked) => Ok(()),
             Endpoint::VolumeCreate if self.has(Flaw::VolumeBindOptionsUnchecked) => Ok(()),
@@ -180,11 +285,11 @@ impl FlawedPolicy {
             }
             Endpoint::VolumeCreate => {
                 let volume = decode::<VolumeCreate>(body).map_err(|e| unreadable(&e))?;
-                dangerous(
-                    volume
-                        .host_path()
-                        .map(|path| format!("volume bound to host path {path} is not allowed")),
-                )
+                dangerous(self.judge_local_driver(&volume.driver, &volume.driver_opts))
+            }
+            Endpoint::ServiceCreate => {
+                let service = decode::<ServiceSpec>(body).map_err(|e| unreadable(&e))?;
+                dangerous(self.judge_service(&service))
             }
         }
     }
@@ -234,12 +339,13 @@ enum Endpoint {
     Create,
     Exec,
     VolumeCreate,
+    Build,
+    ServiceCreate,
     Other,
 }
 
-/// `^(/v[0-9.]+)?/containers/create(\?.*)?$` and friends, over the raw target.
-fn endpoint_by_raw_pattern(uri: &str) -> Endpoint {
-    let path = uri.split('?').next().unwrap_or_default();
+/// `^(/v[0-9.]+)?/containers/create$` and friends, over the raw target as given.
+fn endpoint_by_raw_pattern(path: &str) -> Endpoint {
     let path = match path.strip_prefix("/v") {
         Some(rest) => match rest.find('/') {
             Some(at) if rest[..at].chars().all(|c| c.is_ascii_digit() || c == '.') => &rest[at..],
@@ -252,8 +358,21 @@ fn endpoint_by_raw_pattern(uri: &str) -> Endpoint {
         ["", "containers", "create"] => Endpoint::Create,
         ["", "containers", _, "exec"] => Endpoint::Exec,
         ["", "volumes", "create"] => Endpoint::VolumeCreate,
+        ["", "build"] => Endpoint::Build,
+        ["", "services", "create"] => Endpoint::ServiceCreate,
         _ => Endpoint::Other,
     }
+}
+
+/// Go's `strings.ToLower`: the simple lower-case mapping of each character, which takes `İ`
+/// (U+0130) to `i` where Rust's full mapping gives `i` and a combining dot.
+fn go_to_lower(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\u{130}' => 'i'.to_lowercase(),
+            c => c.to_lowercase(),
+        })
+        .collect()
 }
 
 /// A create body as a serde derive with exact names reads it.

@@ -3,6 +3,7 @@
 //! well-formed call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use protocol::wire::{
     ActivateManifest, AuthzReply, AuthzRequest, ACTIVATE_PATH, AUTHZ_REQUEST_PATH,
@@ -21,12 +22,31 @@ pub enum TransportFlaw {
     DiesOnMalformedJson,
     /// Connections are served one after the other, each until the client closes it, as a
     /// single-threaded accept-then-serve loop does; kept-alive connections block all others.
-    OneConnectionAtATime,
+    /// Each call is held `hold` before its answer.
+    OneConnectionAtATime {
+        /// How long each call waits for its answer.
+        hold: Duration,
+    },
+    /// Every call is answered after `delay`, connections served concurrently: a plugin that
+    /// asks a slow policy service.
+    SlowAnswers {
+        /// How long each call waits for its answer.
+        delay: Duration,
+    },
+    /// Reads create bodies as a Go struct with a `HostConfig` pointer it never checks: a
+    /// create without a `HostConfig` object panics the handler (Go's net/http drops the
+    /// connection), an empty bind kills the process; a privileged create is denied.
+    CrashesOnUnusualCreates,
+    /// Refuses every call but a GET or HEAD with HTTP 500 and an `Err`, never with a deny:
+    /// dockerd tells the client the plugin failed.
+    RefusesWithServerErrors,
 }
 
 /// What the server does after a call.
 enum Next {
     KeepServing,
+    /// Close this connection without answering.
+    Drop,
     Die,
 }
 
@@ -81,18 +101,73 @@ fn json(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("reply types always serialize")
 }
 
-/// Answers one call; allows every well-formed authz call.
+/// What a flawed plugin does with one well-formed request-phase call.
+enum Answer {
+    /// HTTP 200 with this reply.
+    Reply(AuthzReply),
+    /// HTTP 500 with this `Err`.
+    ServerError(&'static str),
+    /// No answer: the connection or the whole process goes.
+    Gone(Next),
+}
+
+/// What a plugin with `flaw` does with a well-formed request-phase call.
+fn judge(flaw: TransportFlaw, request: &AuthzRequest) -> Answer {
+    let mutating = !matches!(request.request_method.as_str(), "GET" | "HEAD");
+    match flaw {
+        TransportFlaw::CrashesOnUnusualCreates
+            if mutating && request.request_uri.contains("/containers/create") =>
+        {
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&request.request_body)
+            else {
+                return Answer::Gone(Next::Drop);
+            };
+            let Some(host_config) = body.get("HostConfig").filter(|h| h.is_object()) else {
+                return Answer::Gone(Next::Drop);
+            };
+            let binds = host_config.get("Binds").and_then(|b| b.as_array());
+            if binds.is_some_and(|binds| binds.iter().any(|b| b == "")) {
+                return Answer::Gone(Next::Die);
+            }
+            if host_config.get("Privileged") == Some(&serde_json::Value::Bool(true)) {
+                return Answer::Reply(AuthzReply::deny("privileged containers are not allowed"));
+            }
+            Answer::Reply(AuthzReply::allow())
+        }
+        TransportFlaw::RefusesWithServerErrors if mutating => {
+            Answer::ServerError("only GET and HEAD calls are allowed")
+        }
+        _ => Answer::Reply(AuthzReply::allow()),
+    }
+}
+
+/// Answers one call; allows every well-formed authz call the flaw does not get in the way of.
 async fn answer(
     stream: &mut BufReader<UnixStream>,
     flaw: TransportFlaw,
     path: &str,
     body: &[u8],
 ) -> std::io::Result<Next> {
+    match flaw {
+        TransportFlaw::OneConnectionAtATime { hold: wait }
+        | TransportFlaw::SlowAnswers { delay: wait } => tokio::time::sleep(wait).await,
+        _ => {}
+    }
     match path {
         ACTIVATE_PATH => reply(stream, 200, &json(&ActivateManifest::authz())).await?,
         AUTHZ_REQUEST_PATH | AUTHZ_RESPONSE_PATH => {
             match serde_json::from_slice::<AuthzRequest>(body) {
-                Ok(_) => reply(stream, 200, &json(&AuthzReply::allow())).await?,
+                Ok(_) if path == AUTHZ_RESPONSE_PATH => {
+                    reply(stream, 200, &json(&AuthzReply::allow())).await?
+                }
+                Ok(request) => match judge(flaw, &request) {
+                    Answer::Reply(verdict) => reply(stream, 200, &json(&verdict)).await?,
+                    Answer::ServerError(err) => {
+                        let body = serde_json::json!({ "Err": err });
+                        reply(stream, 500, &json(&body)).await?
+                    }
+                    Answer::Gone(next) => return Ok(next),
+                },
                 Err(_) if flaw == TransportFlaw::DiesOnMalformedJson => return Ok(Next::Die),
                 Err(e) => {
                     let deny = AuthzReply::deny(format!("malformed call: {e}"));
@@ -113,7 +188,7 @@ async fn serve_connection(stream: UnixStream, flaw: TransportFlaw) -> Next {
             Ok(Some((path, body))) => match answer(&mut stream, flaw, &path, &body).await {
                 Ok(Next::KeepServing) => {}
                 Ok(Next::Die) => return Next::Die,
-                Err(_) => return Next::KeepServing,
+                Ok(Next::Drop) | Err(_) => return Next::KeepServing,
             },
             Ok(None) | Err(_) => return Next::KeepServing,
         }
@@ -133,18 +208,15 @@ pub async fn serve(listener: UnixListener, flaw: TransportFlaw) {
         let Ok((stream, _)) = accepted else {
             return;
         };
-        match flaw {
-            TransportFlaw::OneConnectionAtATime => {
-                serve_connection(stream, flaw).await;
-            }
-            TransportFlaw::DiesOnMalformedJson => {
-                let died = Arc::clone(&died);
-                connections.spawn(async move {
-                    if let Next::Die = serve_connection(stream, flaw).await {
-                        died.notify_one();
-                    }
-                });
-            }
+        if let TransportFlaw::OneConnectionAtATime { .. } = flaw {
+            serve_connection(stream, flaw).await;
+        } else {
+            let died = Arc::clone(&died);
+            connections.spawn(async move {
+                if let Next::Die = serve_connection(stream, flaw).await {
+                    died.notify_one();
+                }
+            });
         }
     }
 }

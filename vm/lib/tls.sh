@@ -14,6 +14,7 @@ TLS_PORT=""
 TLS_PLUGIN=""
 TLS_DAEMON_PID=""
 TLS_PLUGIN_PID=""
+TLS_LOG_PREFIX=ownership-tls  # the daemon's and plugin's logs: log/<prefix>-{dockerd,plugin}.log
 
 # The openssl extension sections the certificates are signed with.
 tls_openssl_config() {
@@ -83,14 +84,15 @@ tls_free_port() {
   return 1
 }
 
-# tls_plugin_start POLICY: authobot on $TLS_WORK/plugins/$TLS_PLUGIN.sock (seen by the daemon
-# as /run/docker/plugins/$TLS_PLUGIN.sock) with its record in $TLS_WORK/state; waits until it
-# answers Plugin.Activate.
+# tls_plugin_start POLICY [SERVE_ARGS...]: authobot on $TLS_WORK/plugins/$TLS_PLUGIN.sock (seen
+# by the daemon as /run/docker/plugins/$TLS_PLUGIN.sock) with its record in $TLS_WORK/state;
+# waits until it answers Plugin.Activate.
 tls_plugin_start() {
-  local sock="$TLS_WORK/plugins/$TLS_PLUGIN.sock"
+  local sock="$TLS_WORK/plugins/$TLS_PLUGIN.sock" policy=$1
+  shift
   mkdir -p "$TLS_WORK/plugins" "$TLS_WORK/state"
-  "$E2E_PLUGIN_BIN" serve --socket "$sock" --policy "$1" --state-dir "$TLS_WORK/state" \
-    >>"$E2E_WORK/log/ownership-tls-plugin.log" 2>&1 &
+  "$E2E_PLUGIN_BIN" serve --socket "$sock" --policy "$policy" --state-dir "$TLS_WORK/state" "$@" \
+    >>"$E2E_WORK/log/$TLS_LOG_PREFIX-plugin.log" 2>&1 &
   TLS_PLUGIN_PID=$!
   retry_until 30 curl -sf --max-time 5 --unix-socket "$sock" -X POST http://plugin/Plugin.Activate
 }
@@ -106,7 +108,7 @@ tls_plugin_kill() {
 # tls_daemon_start: dockerd on unix://$TLS_WORK/docker.sock and tcp://127.0.0.1:$TLS_PORT
 # (--tlsverify with the test CA) behind the plugin; returns non-zero when it does not come up.
 tls_daemon_start() {
-  local log="$E2E_WORK/log/ownership-tls-dockerd.log"
+  local log="$E2E_WORK/log/$TLS_LOG_PREFIX-dockerd.log"
   mkdir -p "$TLS_WORK/data" "$TLS_WORK/x" "$TLS_WORK/plugins"
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --mount --propagation private -- sh -c '

@@ -42,7 +42,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         case(
             "fuzz.create.dangerous-spellings",
-            "Every generated container create that the canonicaliser reads as privileged, adding a dangerous capability, binding a host path or sharing the host's pid or network namespace is refused.",
+            "Every generated container create that the canonicaliser reads as privileged, adding SYS_ADMIN, SYS_MODULE, DAC_READ_SEARCH or ALL, binding a host path or sharing the host's pid or network namespace is refused.",
             FuzzTarget::ContainerCreate,
         ),
         case(
@@ -53,13 +53,13 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Capabilities whose addition is a host escape, as the daemon normalises them.
+/// Capabilities whose addition is a way onto the host, as the daemon normalises them (the
+/// security table's; SYS_PTRACE and NET_ADMIN act in the container's own namespaces and are
+/// hardening vectors).
 const DANGEROUS_CAPS: &[&str] = &[
     "ALL",
     "CAP_SYS_ADMIN",
-    "CAP_SYS_PTRACE",
     "CAP_SYS_MODULE",
-    "CAP_NET_ADMIN",
     "CAP_DAC_READ_SEARCH",
 ];
 
@@ -198,7 +198,8 @@ fn capability() -> BoxedStrategy<String> {
     (
         prop::sample::select(vec![
             "SYS_ADMIN",
-            "SYS_PTRACE",
+            "SYS_MODULE",
+            "DAC_READ_SEARCH",
             "NET_ADMIN",
             "CHOWN",
             "ALL",
@@ -317,6 +318,12 @@ fn request_for(target: FuzzTarget, body: Vec<u8>) -> AuthzRequest {
 
 /// Runs `ctx.fuzz_cases` generated bodies; shrinks and reports the first one let through.
 pub async fn run(ctx: &Ctx, target: FuzzTarget) -> Outcome {
+    if ctx.target.is_impatient() {
+        // Each generated body would be refused by the plugin not answering in time.
+        return Outcome::skipped(
+            "the plugin already failed to answer within the latency bound; generated bodies would only time out",
+        );
+    }
     let plugin: Target = ctx.target.clone();
     let cases = ctx.fuzz_cases;
     let runtime = tokio::runtime::Handle::current();

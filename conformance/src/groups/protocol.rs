@@ -7,15 +7,28 @@ use ::protocol::body::decode;
 use ::protocol::wire::{AuthzReply, AuthzRequest, Phase, AUTHZ_REQUEST_PATH};
 
 use super::ordinary_request;
-use crate::case::{Group, Level, Outcome};
-use crate::registry::{Case, CheckFuture};
+use crate::case::{CaseInfo, Group, Level, Outcome};
+use crate::registry::{Case, Check, CheckFuture};
 use crate::runner::{Ctx, ACTIVATE_CASE_ID};
-use crate::target::{Exchange, Verdict};
+use crate::target::{Exchange, RefusalKind, SeenRefusal, Verdict};
 
 /// The protocol cases.
 pub fn cases() -> Vec<Case> {
     let case = |id, level, requirement, source, probe| {
         Case::probe(id, Group::Protocol, level, requirement, source, probe)
+    };
+    let refusal_has_msg = Case {
+        info: CaseInfo {
+            id: "protocol.reply.refusal-has-msg".to_owned(),
+            group: Group::Protocol,
+            level: Level::Should,
+            requirement: "Every refusal of a request dockerd could send, in the whole run, is a deny with a non-empty Msg, which dockerd shows the client after \"authorization denied by plugin NAME: \"; a refusal by an error status reaches the client as \"plugin NAME failed with error\", a dropped call as nothing.".to_owned(),
+            source: "moby pkg/authorization/authz.go (newAuthorizationError) and pkg/plugins/client.go (callWithRetry: a non-200 reply is a plugin error)".to_owned(),
+        },
+        check: Check::RunWide {
+            probe: refusal_candidates,
+            judge: every_refusal_has_msg,
+        },
     };
     vec![
         case(
@@ -31,6 +44,20 @@ pub fn cases() -> Vec<Case> {
             "An ordinary request-phase call, sent as dockerd sends it (no Content-Type), is answered HTTP 200 with a reply dockerd decodes.",
             "moby pkg/plugins/client.go (callWithRetry, Call) and pkg/authorization/api.go (Response)",
             reply_decodable,
+        ),
+        case(
+            "protocol.connection.concurrent",
+            Level::Must,
+            "32 connections opened at once each get their call answered within the latency bound while all stay open.",
+            "dockerd serves API calls concurrently and each in-flight call holds its own plugin connection",
+            concurrent_connections,
+        ),
+        case(
+            "protocol.latency.bounded",
+            Level::Must,
+            "Each of 50 ordinary calls is answered within the latency bound (default 1 s): dockerd waits on the plugin with no timeout of its own.",
+            "moby pkg/authorization/plugin.go (Call without a request timeout): a slow plugin stalls every API call",
+            latency_bounded,
         ),
         case(
             "protocol.request.unknown-fields-tolerated",
@@ -74,13 +101,7 @@ pub fn cases() -> Vec<Case> {
             "moby pkg/plugins/client.go: a non-200 reply becomes \"plugin NAME failed with error\" (HTTP 500), not a 403 deny",
             refusal_is_a_deny,
         ),
-        case(
-            "protocol.reply.refusal-has-msg",
-            Level::Should,
-            "A refusal carries a non-empty Msg, which dockerd shows the client after \"authorization denied by plugin NAME: \".",
-            "moby pkg/authorization/authz.go (newAuthorizationError)",
-            refusal_has_msg,
-        ),
+        refusal_has_msg,
         case(
             "protocol.reply.no-err-with-allow",
             Level::Must,
@@ -95,47 +116,16 @@ pub fn cases() -> Vec<Case> {
             "Go net/http Transport as used by moby pkg/plugins/transport: idle plugin connections are reused",
             keep_alive,
         ),
-        case(
-            "protocol.connection.concurrent",
-            Level::Must,
-            "32 connections opened at once each get their call answered within the latency bound while all stay open.",
-            "dockerd serves API calls concurrently and each in-flight call holds its own plugin connection",
-            concurrent_connections,
-        ),
-        case(
-            "protocol.latency.bounded",
-            Level::Must,
-            "Each of 50 ordinary calls is answered within the latency bound (default 1 s): dockerd waits on the plugin with no timeout of its own.",
-            "moby pkg/authorization/plugin.go (Call without a request timeout): a slow plugin stalls every API call",
-            latency_bounded,
-        ),
     ]
-}
-
-/// Whether an exchange is HTTP 200 with a reply dockerd decodes.
-fn answered(exchange: &Exchange) -> bool {
-    exchange.status == 200 && !matches!(exchange.verdict, Verdict::Failed { .. })
-}
-
-fn describe(exchange: &Exchange) -> String {
-    format!(
-        "HTTP {} {:?} ({})",
-        exchange.status,
-        String::from_utf8_lossy(&exchange.body)
-            .chars()
-            .take(200)
-            .collect::<String>(),
-        exchange.verdict
-    )
 }
 
 /// Passes when `request` in `phase` is answered HTTP 200 with a decodable reply.
 async fn expect_answered(ctx: &Ctx, phase: Phase, request: &AuthzRequest) -> Outcome {
-    const EXPECTED: &str = "HTTP 200 with a reply dockerd decodes";
-    match ctx.target.call(phase, request).await {
-        Ok(exchange) if answered(&exchange) => Outcome::Passed,
-        Ok(exchange) => Outcome::failed(EXPECTED, describe(&exchange)),
-        Err(e) => Outcome::failed(EXPECTED, e.to_string()),
+    let exchange = ctx.target.call(phase, request).await;
+    if exchange.verdict.is_answer() {
+        Outcome::Passed
+    } else {
+        Outcome::failed("HTTP 200 with a reply dockerd decodes", exchange.describe())
     }
 }
 
@@ -164,13 +154,12 @@ fn unknown_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
         object.insert("ResponseTrailers".into(), serde_json::json!({}));
         let with_extra = serde_json::to_vec(&value).expect("JSON serializes");
         let baseline = ctx.target.verdict(Phase::Request, &plain).await;
-        let extra = match ctx.target.call_envelope(Phase::Request, &with_extra).await {
-            Ok(exchange) => exchange.verdict,
-            Err(e) => {
-                return Outcome::failed("the same verdict as without the fields", e.to_string())
-            }
-        };
-        if baseline.allows() == extra.allows() && !matches!(extra, Verdict::Failed { .. }) {
+        let extra = ctx
+            .target
+            .call_envelope(Phase::Request, &with_extra)
+            .await
+            .verdict;
+        if baseline.allows() == extra.allows() && extra.is_answer() {
             Outcome::Passed
         } else {
             Outcome::failed(
@@ -192,19 +181,40 @@ fn absent_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
     })
 }
 
+/// The client certificate dockerd would forward for TLS user `common_name`: a whole
+/// self-signed certificate made for this run, as the PEM text dockerd's `PeerCertificate`
+/// marshals (the wire type base64-encodes it, as Go does for `[]byte`).
+pub fn peer_certificate(common_name: &str) -> Result<String, rcgen::Error> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate()?;
+    Ok(params.self_signed(&key)?.pem())
+}
+
 fn tls_fields_tolerated(ctx: &Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
+        let certificate = match peer_certificate("alice") {
+            Ok(pem) => pem,
+            Err(e) => {
+                return Outcome::failed("a client certificate to send", e.to_string());
+            }
+        };
         let request = AuthzRequest {
             user: "alice".into(),
             user_authn_method: "TLS".into(),
-            request_peer_certificates: vec![
-                // base64 of a (truncated) PEM block, as dockerd's PeerCertificate marshals it.
-                "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=".into(),
-            ],
+            request_peer_certificates: vec![base64_standard(certificate.as_bytes())],
             ..ordinary_request()
         };
         expect_answered(ctx, Phase::Request, &request).await
     })
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn response_buffered_answered(ctx: &Ctx) -> CheckFuture<'_> {
@@ -239,26 +249,18 @@ const MALFORMED_ENVELOPES: &[&[u8]] = &[
     br#"{"RequestMethod":"POST","RequestUri":"/v1.41/containers/create","RequestBody":"not base64!"}"#,
 ];
 
-/// The refusals the plugin gives to [`MALFORMED_ENVELOPES`]; `Err` when one was allowed or
-/// the transport failed.
+/// The refusals the plugin gives to [`MALFORMED_ENVELOPES`]; `Err` when one was allowed.
 async fn refusals(ctx: &Ctx) -> Result<Vec<Exchange>, Outcome> {
     let mut seen = Vec::new();
     for envelope in MALFORMED_ENVELOPES {
-        match ctx.target.call_envelope(Phase::Request, envelope).await {
-            Ok(exchange) if exchange.verdict.allows() => {
-                return Err(Outcome::failed(
-                    "a refusal",
-                    format!("allow for {:?}", String::from_utf8_lossy(envelope)),
-                ))
-            }
-            Ok(exchange) => seen.push(exchange),
-            Err(e) => {
-                return Err(Outcome::failed(
-                    "HTTP 200 Allow false",
-                    format!("no answer: {e}"),
-                ))
-            }
+        let exchange = ctx.target.call_envelope(Phase::Request, envelope).await;
+        if exchange.verdict.allows() {
+            return Err(Outcome::failed(
+                "a refusal",
+                format!("allow for {:?}", String::from_utf8_lossy(envelope)),
+            ));
         }
+        seen.push(exchange);
     }
     Ok(seen)
 }
@@ -272,49 +274,84 @@ fn refusal_is_a_deny(ctx: &Ctx) -> CheckFuture<'_> {
                 .find(|e| !matches!(e.verdict, Verdict::Deny { .. }))
             {
                 None => Outcome::Passed,
-                Some(exchange) => Outcome::failed("HTTP 200 with Allow false", describe(exchange)),
+                Some(exchange) => Outcome::failed("HTTP 200 with Allow false", exchange.describe()),
             },
         }
     })
 }
 
-fn refusal_has_msg(ctx: &Ctx) -> CheckFuture<'_> {
+/// Sends requests most policies refuse (a privileged create, a create whose body is cut
+/// short), so that the run has refusals to judge even when only this case is selected.
+fn refusal_candidates(ctx: &Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
-        match refusals(ctx).await {
-            Err(outcome) => outcome,
-            Ok(seen) => {
-                let silent = seen.iter().find(|e| match &e.verdict {
-                    Verdict::Deny { msg, .. } => msg.trim().is_empty(),
-                    _ => false,
-                });
-                match silent {
-                    None => Outcome::Passed,
-                    Some(exchange) => {
-                        Outcome::failed("a deny with a non-empty Msg", describe(exchange))
-                    }
-                }
-            }
+        for body in [
+            &br#"{"Image":"busybox","HostConfig":{"Privileged":true}}"#[..],
+            br#"{"Image":"busybox","HostConfig":"#,
+        ] {
+            let request = AuthzRequest {
+                request_method: "POST".into(),
+                request_uri: "/v1.41/containers/create".into(),
+                request_headers: BTreeMap::from([(
+                    "Content-Type".to_owned(),
+                    "application/json".to_owned(),
+                )]),
+                request_body: body.to_vec(),
+                ..AuthzRequest::default()
+            };
+            ctx.target.call(Phase::Request, &request).await;
         }
+        Outcome::Passed
     })
+}
+
+/// Every refusal of a well-formed request is a deny with a Msg.
+fn every_refusal_has_msg(refusals: &[SeenRefusal]) -> Outcome {
+    let judged: Vec<&SeenRefusal> = refusals.iter().filter(|r| r.well_formed).collect();
+    if judged.is_empty() {
+        return Outcome::skipped("the run saw no refusal of a request dockerd could send");
+    }
+    let silent: Vec<&&SeenRefusal> = judged
+        .iter()
+        .filter(|r| !matches!(&r.verdict, Verdict::Deny { msg, .. } if !msg.trim().is_empty()))
+        .collect();
+    let Some(first) = silent.first() else {
+        return Outcome::Passed;
+    };
+    let count = |kind: RefusalKind| silent.iter().filter(|r| r.kind() == kind).count();
+    Outcome::failed(
+        "every refusal a deny with a non-empty Msg",
+        format!(
+            "{} of {} refusals were not a deny with a Msg ({} denies with an empty Msg, {} plugin errors the client reads as \"plugin failed\", {} unanswered); first: {}: {}",
+            silent.len(),
+            judged.len(),
+            count(RefusalKind::Deny),
+            count(RefusalKind::PluginError),
+            count(RefusalKind::Unanswered),
+            first.call,
+            first.verdict
+        ),
+    )
 }
 
 fn no_err_with_allow(ctx: &Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
-        let mut envelopes: Vec<Vec<u8>> = MALFORMED_ENVELOPES.iter().map(|e| e.to_vec()).collect();
         let truncated_create = AuthzRequest {
             request_method: "POST".into(),
             request_uri: "/v1.41/containers/create".into(),
             request_body: br#"{"Image":"busybox","HostConfig":"#.to_vec(),
             ..AuthzRequest::default()
         };
-        for request in [ordinary_request(), truncated_create] {
-            envelopes.push(serde_json::to_vec(&request).expect("a request serializes"));
+        let mut seen = Vec::new();
+        for envelope in MALFORMED_ENVELOPES {
+            let exchange = ctx.target.call_envelope(Phase::Request, envelope).await;
+            seen.push((exchange, String::from_utf8_lossy(envelope).into_owned()));
         }
-        for envelope in envelopes {
-            let exchange = match ctx.target.call_envelope(Phase::Request, &envelope).await {
-                Ok(exchange) => exchange,
-                Err(e) => return Outcome::failed("an answer", e.to_string()),
-            };
+        for request in [ordinary_request(), truncated_create] {
+            let exchange = ctx.target.call(Phase::Request, &request).await;
+            let shown = format!("{} {}", request.request_method, request.request_uri);
+            seen.push((exchange, shown));
+        }
+        for (exchange, sent) in seen {
             // An allow is a 200 that decodes, so the decode below succeeds whenever it matters.
             let err = decode::<AuthzReply>(&exchange.body)
                 .map(|reply| reply.err)
@@ -322,11 +359,7 @@ fn no_err_with_allow(ctx: &Ctx) -> CheckFuture<'_> {
             if exchange.verdict.allows() && !err.is_empty() {
                 return Outcome::failed(
                     "Err only on a refusal or a non-200 reply",
-                    format!(
-                        "{} for {:?}",
-                        describe(&exchange),
-                        String::from_utf8_lossy(&envelope)
-                    ),
+                    format!("{} for {sent:?}", exchange.describe()),
                 );
             }
         }
@@ -430,10 +463,37 @@ fn latency_bounded(ctx: &Ctx) -> CheckFuture<'_> {
                     .await;
             match result {
                 Err(_) => return Outcome::failed(expected, format!("a call took over {bound:?}")),
-                Ok(Err(e)) => return Outcome::failed(expected, e.to_string()),
-                Ok(Ok(_)) => {}
+                Ok(exchange) if !exchange.verdict.is_answer() => {
+                    return Outcome::failed(expected, exchange.describe())
+                }
+                Ok(_) => {}
             }
         }
         Outcome::Passed
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[test]
+    fn the_peer_certificate_is_a_whole_der_certificate_naming_the_user() {
+        let pem = peer_certificate("alice").expect("a certificate");
+        let body: String = pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("the PEM body is base64");
+        // A DER SEQUENCE whose long-form length covers the rest: nothing is cut off.
+        assert_eq!(der[0], 0x30);
+        let length = usize::from(der[2]) << 8 | usize::from(der[3]);
+        assert_eq!((der[1], der.len()), (0x82, length + 4));
+        assert!(der.windows(5).any(|w| w == b"alice"));
+    }
 }

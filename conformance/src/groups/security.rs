@@ -1,20 +1,26 @@
-//! Security cases, for plugins claiming `no-host-escape`: every vector of DESIGN.md section 5
-//! in the spellings Go accepts, routes that decode differently than they read, and bodies the
-//! daemon acts on without forwarding them. Each vector is a client request passed through
-//! fake-dockerd's daemon profiles, so the plugin is sent exactly what each daemon family
-//! would send it. Also the escapes recorded from a real daemon (`captures/escapes/`).
+//! Security and hardening cases: client requests passed through fake-dockerd's daemon
+//! profiles, so the plugin is sent exactly what each daemon family would send it, and the
+//! escapes recorded from a real daemon (`captures/escapes/`).
+//!
+//! Security (`no-host-escape`): every way onto the host of DESIGN.md section 5 in the
+//! spellings Go accepts, routes that decode differently than they read, and bodies the daemon
+//! acts on without forwarding them; each vector's source names the mechanism that reaches the
+//! host. Hardening (`hardening`): choices that loosen confinement or place resources without
+//! reaching the host by themselves; each source says what the daemon does with them.
 
 use ::protocol::wire::Phase;
 use fake_dockerd::{ClientRequest, Profile, ProfileName};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::replay::{describe_call, escapes, Recording};
 use crate::case::{CaseInfo, Group, Level, Outcome};
 use crate::registry::{Case, Check};
 use crate::runner::Ctx;
 
-/// The vector table (`conformance/cases/security.toml`).
-const VECTOR_TABLE: &str = include_str!("../../cases/security.toml");
+/// The host-escape table (`conformance/cases/security.toml`).
+const SECURITY_TABLE: &str = include_str!("../../cases/security.toml");
+/// The hardening table (`conformance/cases/hardening.toml`).
+const HARDENING_TABLE: &str = include_str!("../../cases/hardening.toml");
 
 /// A host-escape attempt as a client sends it to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,23 +51,65 @@ pub struct Vector {
     /// Spaces appended after the JSON value up to this many bytes (0: none).
     #[serde(default)]
     pub pad_to: usize,
+    /// Header lines sent after the Content-Type, as `[name, value]` pairs.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The daemon profiles whose daemon acts on the vector; every profile when absent. Under
+    /// the others the plugin's verdict changes nothing, so it is not asked.
+    #[serde(default, deserialize_with = "profile_names")]
+    pub profiles: Option<Vec<ProfileName>>,
 }
 
 fn must() -> Level {
     Level::Must
 }
 
+fn profile_names<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<ProfileName>>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    names
+        .iter()
+        .map(|name| name.parse().map_err(serde::de::Error::custom))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// A recorded escape (`captures/escapes/NAME.jsonl`) and why it belongs in its table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapturedEntry {
+    /// The recording's file stem.
+    pub name: String,
+    /// The mechanism that reaches the host (security), or what the daemon does (hardening).
+    pub source: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VectorTable {
     vector: Vec<Vector>,
+    #[serde(default)]
+    captured: Vec<CapturedEntry>,
 }
 
-/// The vectors of the table; the table is compiled in and checked by this crate's tests.
+fn table(group: Group) -> VectorTable {
+    let (name, text) = match group {
+        Group::Hardening => ("hardening", HARDENING_TABLE),
+        _ => ("security", SECURITY_TABLE),
+    };
+    toml::from_str::<VectorTable>(text)
+        .unwrap_or_else(|e| panic!("cases/{name}.toml does not parse: {e}"))
+}
+
+/// The host-escape vectors; the table is compiled in and checked by this crate's tests.
 pub fn vectors() -> Vec<Vector> {
-    toml::from_str::<VectorTable>(VECTOR_TABLE)
-        .unwrap_or_else(|e| panic!("cases/security.toml does not parse: {e}"))
-        .vector
+    table(Group::Security).vector
+}
+
+/// The hardening vectors.
+pub fn hardening_vectors() -> Vec<Vector> {
+    table(Group::Hardening).vector
 }
 
 impl Vector {
@@ -89,6 +137,9 @@ impl Vector {
                 }
             }
         };
+        let request = self.headers.iter().fold(request, |request, (name, value)| {
+            request.header(name, value)
+        });
         if self.chunked {
             request.chunked()
         } else {
@@ -97,43 +148,66 @@ impl Vector {
     }
 }
 
-/// The security cases: the vector table, then one case per recorded escape.
-pub fn cases() -> Vec<Case> {
-    let table = vectors().into_iter().map(|vector| Case {
+/// The cases of `group` (security or hardening): its vector table, then one case per
+/// recorded escape its table claims.
+pub fn cases(group: Group) -> Vec<Case> {
+    let VectorTable { vector, captured } = table(group);
+    let recordings = escapes();
+    let vectors = vector.into_iter().map(|vector| Case {
         info: CaseInfo {
             id: vector.id.clone(),
-            group: Group::Security,
+            group,
             level: vector.level,
             requirement: vector.requirement.clone(),
             source: vector.source.clone(),
         },
         check: Check::Vector(vector),
     });
-    let captured = escapes().into_iter().map(|recording| Case {
-        info: CaseInfo {
-            id: format!("security.captured.{}", recording.name),
-            group: Group::Security,
-            level: Level::Must,
-            requirement: format!(
-                "Replaying the recorded `{}` escape, the plugin refuses at least one request-phase call other than a GET or HEAD.",
-                recording.name
-            ),
-            source: format!(
-                "captures/escapes/{}.jsonl, recorded from Debian's dockerd 20.10.24 with docker CLI 28",
-                recording.name
-            ),
-        },
-        check: Check::CapturedEscape(recording),
+    let captured = captured.into_iter().map(move |entry| {
+        let recording = recordings
+            .iter()
+            .find(|r| r.name == entry.name)
+            .unwrap_or_else(|| panic!("captures/escapes/{}.jsonl is not embedded", entry.name))
+            .clone();
+        Case {
+            info: CaseInfo {
+                id: format!("{group}.captured.{}", recording.name),
+                group,
+                level: Level::Must,
+                requirement: format!(
+                    "Replaying the recorded `{}` escape attempt, the plugin refuses at least one request-phase call other than a GET or HEAD.",
+                    recording.name
+                ),
+                source: format!(
+                    "captures/escapes/{}.jsonl, recorded from Debian's dockerd 20.10.24 with docker CLI 28; {}",
+                    recording.name, entry.source
+                ),
+            },
+            check: Check::CapturedEscape(recording),
+        }
     });
-    table.chain(captured).collect()
+    vectors.chain(captured).collect()
 }
 
-/// Passes the vector through each selected profile; the plugin must refuse it under all.
+/// Passes the vector through each selected profile whose daemon acts on it; the plugin must
+/// refuse it under all.
 pub async fn run(ctx: &Ctx, vector: &Vector) -> Outcome {
     let request = vector.client_request();
     let mut allowed = Vec::new();
     let mut asked = 0;
-    for name in &ctx.profiles {
+    let profiles: Vec<ProfileName> = ctx
+        .profiles
+        .iter()
+        .copied()
+        .filter(|p| vector.profiles.as_ref().is_none_or(|held| held.contains(p)))
+        .collect();
+    if profiles.is_empty() {
+        return Outcome::skipped(format!(
+            "held only under {} (where the daemon acts on it), none selected",
+            profile_list(vector.profiles.as_deref().unwrap_or_default())
+        ));
+    }
+    for name in &profiles {
         let message = match Profile::get(*name).plugin_request(&request) {
             Ok(message) => message,
             // The daemon answers by itself (404, 301, body too large): nothing to check.
@@ -160,8 +234,8 @@ pub async fn run(ctx: &Ctx, vector: &Vector) -> Outcome {
     } else {
         Outcome::failed(
             format!(
-                "refused under every daemon profile ({})",
-                profile_list(&ctx.profiles)
+                "refused under every daemon profile that acts on it ({})",
+                profile_list(&profiles)
             ),
             allowed.join("; "),
         )
@@ -202,13 +276,92 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vector_table_parses_and_every_vector_targets_an_api_path() {
-        let vectors = vectors();
-        assert!(vectors.len() > 40);
-        for vector in vectors {
-            assert!(vector.target.starts_with('/'), "{}", vector.id);
-            assert!(vector.id.starts_with("security."), "{}", vector.id);
+    fn vector_tables_parse_and_every_vector_targets_an_api_path() {
+        assert!(vectors().len() > 40);
+        for (group, vectors) in [
+            (Group::Security, vectors()),
+            (Group::Hardening, hardening_vectors()),
+        ] {
+            for vector in vectors {
+                assert!(vector.target.starts_with('/'), "{}", vector.id);
+                assert!(
+                    vector.id.starts_with(&format!("{group}.")),
+                    "{} is in the {group} table",
+                    vector.id
+                );
+            }
         }
+    }
+
+    #[test]
+    fn every_recorded_escape_is_classified_exactly_once() {
+        let claimed: Vec<String> = [Group::Security, Group::Hardening]
+            .into_iter()
+            .flat_map(|g| table(g).captured)
+            .map(|entry| entry.name)
+            .collect();
+        for recording in escapes() {
+            let times = claimed.iter().filter(|n| **n == recording.name).count();
+            assert_eq!(
+                times, 1,
+                "captures/escapes/{}.jsonl is classified {times} times (security.toml or hardening.toml)",
+                recording.name
+            );
+        }
+        assert_eq!(claimed.len(), escapes().len());
+    }
+
+    // See: https://github.com/moby/moby/pull/48007 (first released in 27.0): the daemon no
+    // longer reads HostConfig fields spelled at the top level of a create body.
+    #[test]
+    fn top_level_host_config_is_held_only_under_daemons_that_read_it() {
+        let vector = vectors()
+            .into_iter()
+            .find(|v| v.id == "security.create.privileged.top-level")
+            .expect("the vector exists");
+        assert_eq!(
+            vector.profiles,
+            Some(vec![ProfileName::MobyPre2024, ProfileName::Moby2010])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vector_no_selected_profile_acts_on_is_skipped_without_a_call() {
+        let vector = vectors()
+            .into_iter()
+            .find(|v| v.id == "security.create.privileged.top-level")
+            .expect("the vector exists");
+        let ctx = Ctx {
+            target: crate::Target::new("/nonexistent.sock", "p", std::time::Duration::from_secs(1)),
+            managed: false,
+            profiles: vec![ProfileName::Moby271, ProfileName::Moby293],
+            latency_bound: std::time::Duration::from_secs(1),
+            fuzz_cases: 1,
+            jobs: 1,
+            expectations: crate::expectations::Expectations::default(),
+        };
+        let outcome = run(&ctx, &vector).await;
+        assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+        assert_eq!(ctx.target.calls_sent(), 0);
+    }
+
+    #[test]
+    fn extra_header_lines_follow_the_content_type() {
+        let vector = vectors()
+            .into_iter()
+            .find(|v| v.id == "security.build.duplicate-content-type")
+            .expect("the vector exists");
+        let request = vector.client_request();
+        let content_types: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        assert_eq!(
+            content_types,
+            ["application/x-www-form-urlencoded", "application/x-tar"]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use conformance::expectations::Expectations;
 use conformance::{all_cases, run, Claim, Ctx, LevelFilter, Outcome, Report, Selection, Target};
 use fake_dockerd::ProfileName;
 use integration_tests::raw::{self, TransportFlaw};
@@ -64,34 +65,74 @@ pub fn start_raw(flaw: TransportFlaw) -> RunningPlugin {
     }
 }
 
+/// How a test runs the suite: what the plugin claims, which cases, how long to wait.
+pub struct SuiteRun<'a> {
+    pub claims: &'a [Claim],
+    pub patterns: &'a [&'a str],
+    pub managed: bool,
+    pub expectations: Expectations,
+    pub call_timeout: Duration,
+    pub latency_bound: Duration,
+}
+
+impl Default for SuiteRun<'_> {
+    fn default() -> Self {
+        SuiteRun {
+            claims: &[],
+            patterns: &[],
+            managed: false,
+            expectations: Expectations::default(),
+            // Generous: debug builds on a loaded CI machine take seconds over 4 MiB bodies.
+            call_timeout: Duration::from_secs(20),
+            latency_bound: Duration::from_secs(1),
+        }
+    }
+}
+
+impl SuiteRun<'_> {
+    /// Runs the suite against the plugin on `socket`, every daemon profile.
+    pub async fn against(self, socket: &std::path::Path) -> Report {
+        let patterns: Vec<String> = self.patterns.iter().map(|p| p.to_string()).collect();
+        let selection = Selection::new(
+            LevelFilter::All,
+            &patterns,
+            &[],
+            self.claims.iter().copied(),
+        )
+        .expect("valid patterns");
+        let ctx = Ctx {
+            managed: self.managed,
+            profiles: ProfileName::ALL.to_vec(),
+            target: Target::new(socket, "under-test", self.call_timeout),
+            latency_bound: self.latency_bound,
+            fuzz_cases: 64,
+            jobs: 4,
+            expectations: self.expectations,
+        };
+        run(&ctx, &all_cases(), &selection).await
+    }
+}
+
 /// Runs the cases matching `patterns` against the plugin on `socket`.
 pub async fn run_suite(socket: &std::path::Path, claims: &[Claim], patterns: &[&str]) -> Report {
-    run_with(socket, false, claims, patterns).await
+    SuiteRun {
+        claims,
+        patterns,
+        ..SuiteRun::default()
+    }
+    .against(socket)
+    .await
 }
 
 /// Runs the cases matching `patterns` against the plugin on `socket` as a managed plugin.
 pub async fn run_managed_suite(socket: &std::path::Path, patterns: &[&str]) -> Report {
-    run_with(socket, true, &[], patterns).await
-}
-
-async fn run_with(
-    socket: &std::path::Path,
-    managed: bool,
-    claims: &[Claim],
-    patterns: &[&str],
-) -> Report {
-    let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
-    let selection = Selection::new(LevelFilter::All, &patterns, &[], claims.iter().copied())
-        .expect("valid patterns");
-    let ctx = Ctx {
-        managed,
-        profiles: ProfileName::ALL.to_vec(),
-        // Generous: debug builds on a loaded CI machine take seconds over 4 MiB bodies.
-        target: Target::new(socket, "under-test", Duration::from_secs(20)),
-        latency_bound: Duration::from_secs(1),
-        fuzz_cases: 64,
-    };
-    run(&ctx, &all_cases(), &selection).await
+    SuiteRun {
+        patterns,
+        managed: true,
+        ..SuiteRun::default()
+    }
+    .against(socket)
+    .await
 }
 
 /// The outcome of case `id` in `report`; panics with the whole report when it did not run.

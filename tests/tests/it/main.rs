@@ -4,3 +4,4 @@
 mod authobot;
 mod broken;
 mod harness;
+mod slow;
