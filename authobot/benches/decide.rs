@@ -2,7 +2,8 @@
 //! the docker CLI 28 sent it to a real dockerd (taken from `captures/workflow/run.jsonl`):
 //! as `serve` makes it (no field log), as `explain` makes it, its audit line, the whole
 //! request phase of the plugin, and the create-and-start unit of `conformance bench --mix
-//! create` through a plugin that records ownership.
+//! create` through a plugin that records ownership; and the same create decided by a Rego
+//! policy.
 
 use std::hint::black_box;
 
@@ -10,6 +11,7 @@ use authobot::audit::{AuditLog, AuditRecord};
 use authobot::ownership::store::Store;
 use authobot::ownership::NothingOwned;
 use authobot::plugin::Authobot;
+use authobot::rego::{RegoOptions, RegoPolicy};
 use authobot::{decide, decide_unexplained, Policy};
 use criterion::{criterion_group, criterion_main, Criterion};
 use protocol::{AuthzPlugin, AuthzRequest, Phase};
@@ -120,9 +122,32 @@ fn bench_create_unit(c: &mut Criterion) {
     }
 }
 
+/// One decision of a Rego policy (`policies/rego/typical.rego`, run as `serve --policy
+/// FILE.rego` runs it) on the same create: the guards, the body's document, the input and
+/// the query. `REGO_POLICY=FILE` benches another policy file (opa-docker-authz's example.rego).
+fn bench_rego(c: &mut Criterion) {
+    let path = std::env::var_os("REGO_POLICY").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies/rego/typical.rego"),
+        std::path::PathBuf::from,
+    );
+    let text = std::fs::read_to_string(&path).expect("the Rego policy file");
+    let policy = Policy::from_rego(
+        RegoPolicy::compile(&path, &text, RegoOptions::default()).expect("it compiles"),
+    );
+    let create = recorded_create();
+    let name = format!(
+        "decide docker-run create (Rego {})",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    c.bench_function(&name, |b| {
+        b.iter(|| decide_unexplained(black_box(&policy), black_box(&create), &NothingOwned))
+    });
+}
+
 criterion_group!(
     benches,
     bench_decide,
+    bench_rego,
     bench_audit,
     bench_request_phase,
     bench_create_unit

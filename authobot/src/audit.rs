@@ -25,7 +25,7 @@ use protocol::{AuthzRequest, Phase};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::decision::Decision;
+use crate::decision::{Decision, RegoResult, RegoTrace};
 
 /// One audit line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,6 +49,10 @@ pub struct AuditRecord<'a> {
     pub rule: &'a str,
     /// How long the decision took, in microseconds.
     pub micros: u64,
+    /// When a Rego policy was asked, its decision log: decision id, query and result
+    /// (never the input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rego: Option<&'a RegoTrace>,
 }
 
 impl<'a> AuditRecord<'a> {
@@ -90,6 +94,7 @@ impl<'a> AuditRecord<'a> {
             decision: if decision.allow { "allow" } else { "deny" },
             rule: &decision.rule,
             micros,
+            rego: decision.rego.as_deref(),
         }
     }
 }
@@ -129,6 +134,19 @@ impl AuditRecord<'_> {
             }
         }
         out.extend_from_slice(&digits[start..]);
+        if let Some(rego) = self.rego {
+            out.extend_from_slice(b",\"rego\":{\"decision_id\":");
+            push_json_string(out, &rego.decision_id);
+            out.extend_from_slice(b",\"query\":");
+            push_json_string(out, &rego.query);
+            out.extend_from_slice(b",\"result\":");
+            match rego.result {
+                RegoResult::Bool(true) => out.extend_from_slice(b"true"),
+                RegoResult::Bool(false) => out.extend_from_slice(b"false"),
+                other => push_json_string(out, &other.to_string()),
+            }
+            out.push(b'}');
+        }
         out.extend_from_slice(b"}\n");
     }
 }
@@ -500,6 +518,7 @@ mod tests {
             decision: "deny",
             rule,
             micros: 1234,
+            rego: None,
         }
     }
 
@@ -523,6 +542,26 @@ mod tests {
             "{\"time\":\"2026-11-29T02:40:02Z\",\"user\":\"alice\",\"phase\":\"request\",\"method\":\"POST\",\"route\":\"/containers/{name}/exec\",\"path\":\"/containers/web/exec\",\"decision\":\"deny\",\"rule\":\"no-privileged\",\"micros\":1234}\n"
         );
         assert_eq!(encoded(&record), serde_line(&record));
+    }
+
+    #[test]
+    fn a_rego_decision_logs_its_id_query_and_result() {
+        for result in [
+            RegoResult::Bool(true),
+            RegoResult::Bool(false),
+            RegoResult::Undefined,
+            RegoResult::NotBoolean("object"),
+            RegoResult::Failed,
+        ] {
+            let trace = RegoTrace::new("data.docker.authz.allow".into(), result);
+            let mut record = record("", "POST", "/containers/create", "rego");
+            record.rego = Some(&trace);
+            let line = encoded(&record);
+            assert_eq!(line, serde_line(&record));
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(value["rego"]["query"], "data.docker.authz.allow");
+            assert_eq!(value["rego"]["decision_id"].as_str().unwrap().len(), 36);
+        }
     }
 
     #[test]

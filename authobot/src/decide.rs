@@ -15,7 +15,7 @@ use protocol::body::{
 use protocol::route::{self, Route};
 use protocol::AuthzRequest;
 
-use crate::decision::{Decision, FieldLog, Routed};
+use crate::decision::{Decision, FieldLog, RegoTrace, Routed};
 use crate::escapes::{Checker, Denial};
 use crate::ownership::enforce::Decoded;
 use crate::ownership::{self, NothingOwned, OwnershipView};
@@ -62,18 +62,20 @@ fn decide_into(
     mut log: FieldLog,
 ) -> Decision {
     let mut routed = None;
-    let outcome = decide_logged(policy, request, owners, &mut log, &mut routed);
+    let mut rego = None;
+    let outcome = decide_logged(policy, request, owners, &mut log, &mut routed, &mut rego);
     let fields = log.into_fields();
     let mut decision = match outcome {
         Ok(rule) => Decision::allow(rule, fields),
         Err(refusal) => Decision::deny(refusal.rule, &refusal.what, &refusal.why, fields),
     };
     decision.route = routed.map(|route: Route| Box::new(Routed::from(route)));
+    decision.rego = rego.map(Box::new);
     decision
 }
 
 /// A refusal by any rule, built-in or named in the policy.
-struct Refusal {
+pub(crate) struct Refusal {
     rule: Cow<'static, str>,
     what: String,
     why: String,
@@ -89,7 +91,7 @@ impl From<Denial> for Refusal {
     }
 }
 
-fn refusal(
+pub(crate) fn refusal(
     rule: impl Into<Cow<'static, str>>,
     what: impl Into<String>,
     why: impl Into<String>,
@@ -116,7 +118,13 @@ fn decide_logged(
     owners: &dyn OwnershipView,
     log: &mut FieldLog,
     routed: &mut Option<Route>,
+    rego: &mut Option<RegoTrace>,
 ) -> Result<Cow<'static, str>, Refusal> {
+    // A Rego policy on its own: the guards and the query decide, no profile is asked.
+    if let Some(policy) = policy.rego().filter(|r| !r.options().builtin_rules) {
+        let route: &Route = routed.insert(routed_as_dockerd_will(request)?);
+        return crate::rego::decide::decide(policy, request, route, log, rego);
+    }
     let caller = caller_of(request);
     log.read("User", &request.user);
     let profile = policy.profile_for(caller).ok_or_else(|| {
@@ -128,15 +136,8 @@ fn decide_logged(
     })?;
     log.read("profile", &profile.name);
 
-    let route = route::parse(&request.request_method, &request.request_uri).map_err(|e| {
-        refusal(
-            ROUTE_UNPARSEABLE,
-            format!("{} {}", request.request_method, request.request_uri),
-            format!("it does not route the way it parses ({e})"),
-        )
-    })?;
     // Kept for the audit line; every later step still sees the same route.
-    let route: &Route = routed.insert(route);
+    let route: &Route = routed.insert(routed_as_dockerd_will(request)?);
     log.read("route.method", &route.method);
     log.read("route.template", route.template);
     log.read("route.version", &route.version);
@@ -153,12 +154,28 @@ fn decide_logged(
         body: &body,
     };
     ownership::enforce::enforce(&call, owners, log)?;
+    // A Rego policy after authobot's own rules: it sees only what they allowed.
+    if let Some(policy) = policy.rego() {
+        return crate::rego::decide::decide(policy, request, route, log, rego);
+    }
     Ok(rule)
+}
+
+/// The route dockerd will run for `request`, or the refusal of a target that does not route
+/// the way it parses.
+fn routed_as_dockerd_will(request: &AuthzRequest) -> Result<Route, Refusal> {
+    route::parse(&request.request_method, &request.request_uri).map_err(|e| {
+        refusal(
+            ROUTE_UNPARSEABLE,
+            format!("{} {}", request.request_method, request.request_uri),
+            format!("it does not route the way it parses ({e})"),
+        )
+    })
 }
 
 /// The media type of the Content-Type header, parameters and spaces cut off, as sent (it
 /// is compared case-insensitively).
-fn media_type(request: &AuthzRequest) -> Option<&str> {
+pub(crate) fn media_type(request: &AuthzRequest) -> Option<&str> {
     request
         .request_header("Content-Type")
         .map(|value| value.split(';').next().unwrap_or_default().trim())
@@ -188,7 +205,7 @@ fn form_body(profile: &Profile, request: &AuthzRequest, log: &mut FieldLog) -> R
 }
 
 /// `POST /containers/create`: what a refusal of the whole route names.
-fn route_what(route: &Route) -> String {
+pub(crate) fn route_what(route: &Route) -> String {
     format!("{} {}", route.method, route.template)
 }
 
@@ -219,7 +236,7 @@ fn route_rule(
 
 /// The request bodies that can carry a host escape, by route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyKind {
+pub(crate) enum BodyKind {
     ContainerCreate,
     ExecCreate,
     ContainerUpdate,
@@ -264,7 +281,7 @@ fn has_shape(template: &str, shape: &str) -> bool {
     }
 }
 
-fn body_kind(route: &Route) -> Option<BodyKind> {
+pub(crate) fn body_kind(route: &Route) -> Option<BodyKind> {
     if !route.method.eq_ignore_ascii_case("POST") {
         return None;
     }
@@ -388,11 +405,11 @@ fn content_length(request: &AuthzRequest) -> Option<u64> {
 
 /// On API < 1.24 dockerd reads a start body only when its Content-Length is above 7 or
 /// unknown (chunked); a known small length means there is no HostConfig to miss.
-fn start_body_ignored(request: &AuthzRequest) -> bool {
+pub(crate) fn start_body_ignored(request: &AuthzRequest) -> bool {
     content_length(request).is_some_and(|n| n <= START_BODY_IGNORED_UP_TO)
 }
 
-fn not_forwarded_reason(request: &AuthzRequest) -> String {
+pub(crate) fn not_forwarded_reason(request: &AuthzRequest) -> String {
     let cause = match content_length(request) {
         Some(n) if n >= 1 << 20 => format!(
             "its Content-Length is {n}, and bodies of 1 MiB or more reach plugins empty (CVE-2026-34040)"

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -37,6 +38,66 @@ pub struct Decision {
     /// Boxed to keep a `Decision` small: it travels in `Result`s.
     #[serde(skip)]
     pub route: Option<Box<Routed>>,
+    /// What the Rego policy answered, when one was asked: the decision log of the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rego: Option<Box<RegoTrace>>,
+}
+
+/// A Rego policy's answer for one call, as the audit line logs it: never the input (it
+/// holds bodies and headers), only the query and what it evaluated to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegoTrace {
+    /// A fresh UUID per decision, as OPA's decision logs carry.
+    pub decision_id: String,
+    /// The query asked (`data.docker.authz.allow`).
+    pub query: Arc<str>,
+    /// What it evaluated to.
+    pub result: RegoResult,
+}
+
+impl RegoTrace {
+    /// The trace of a decision of `query` with `result`, under a new decision id.
+    pub fn new(query: Arc<str>, result: RegoResult) -> RegoTrace {
+        RegoTrace {
+            decision_id: uuid::Uuid::new_v4().to_string(),
+            query,
+            result,
+        }
+    }
+}
+
+/// What a Rego query evaluated to. Only `Bool(true)` allows. Logged as the boolean, or as a
+/// string saying why there is none (`"undefined"`, `"a object"`, `"an evaluation error"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegoResult {
+    /// A boolean.
+    Bool(bool),
+    /// No value.
+    Undefined,
+    /// A value of another JSON type (named).
+    NotBoolean(&'static str),
+    /// The evaluation failed.
+    Failed,
+}
+
+impl Serialize for RegoResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RegoResult::Bool(b) => serializer.serialize_bool(*b),
+            other => serializer.collect_str(other),
+        }
+    }
+}
+
+impl fmt::Display for RegoResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegoResult::Bool(b) => write!(f, "{b}"),
+            RegoResult::Undefined => f.write_str("undefined"),
+            RegoResult::NotBoolean(kind) => write!(f, "not a boolean: {kind}"),
+            RegoResult::Failed => f.write_str("an evaluation error"),
+        }
+    }
 }
 
 /// What the audit log needs of a resolved route.
@@ -66,6 +127,7 @@ impl Decision {
             message: String::new(),
             fields,
             route: None,
+            rego: None,
         }
     }
 
@@ -88,6 +150,7 @@ impl Decision {
             message,
             fields,
             route: None,
+            rego: None,
         }
     }
 

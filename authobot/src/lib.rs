@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod pattern;
 pub mod plugin;
 pub mod policy;
+pub mod rego;
 pub mod response;
 pub mod rules;
 

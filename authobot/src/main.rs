@@ -22,6 +22,7 @@ use authobot::ownership::store::{Store, StoreOptions};
 use authobot::ownership::{NothingOwned, OwnershipView};
 use authobot::plugin::Authobot;
 use authobot::policy::{Policy, PolicyErrors};
+use authobot::rego::{RegoError, RegoOptions, RegoPolicy, DEFAULT_QUERY};
 use authobot::response::learn_response;
 use authobot::rules::RULES;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -60,9 +61,11 @@ enum Command {
     },
     /// Validate a policy file: prints every problem with its line number; exit 1 if any.
     Check {
-        /// The policy file to check.
+        /// The policy file to check (TOML, or a `.rego` Rego policy).
         #[arg(long, value_name = "FILE")]
         policy: PathBuf,
+        #[command(flatten)]
+        rego: RegoArgs,
     },
     /// Decide one AuthZReq message (JSON, as dockerd sends it) and show why.
     ///
@@ -73,9 +76,12 @@ enum Command {
         /// The message file, or `-` for stdin.
         #[arg(value_name = "FILE", default_value = "-")]
         input: PathBuf,
-        /// The policy file; without it, the embedded default policy.
+        /// The policy file (TOML, or a `.rego` Rego policy); without it, the embedded default
+        /// policy.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        #[command(flatten)]
+        rego: RegoArgs,
         /// Decide the response phase (AuthZRes) instead of the request phase.
         #[arg(long)]
         response: bool,
@@ -110,9 +116,12 @@ struct ServeArgs {
     /// The unix socket to listen on (ignored under systemd socket activation).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
-    /// The policy file; without it, the embedded default policy.
+    /// The policy file (TOML, or a `.rego` Rego policy); without it, the embedded default
+    /// policy.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    #[command(flatten)]
+    rego: RegoArgs,
     /// Append the audit log (one JSON line per decision) to FILE instead of stderr.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
@@ -168,6 +177,28 @@ enum StateCommand {
     },
 }
 
+/// How a `.rego` policy file is run (a TOML policy's `[rego]` table says the same).
+#[derive(Debug, Clone, clap::Args)]
+struct RegoArgs {
+    /// The rule of a `.rego` policy whose value decides (opa-docker-authz's `-allowPath`;
+    /// `/docker/authz/allow` is read as `data.docker.authz.allow`).
+    #[arg(long, value_name = "QUERY", default_value = DEFAULT_QUERY)]
+    rego_query: String,
+    /// Allow `HEAD /_ping` without asking a `.rego` policy (opa-docker-authz's `-skip-ping`).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    rego_skip_ping: bool,
+}
+
+impl RegoArgs {
+    fn options(&self) -> RegoOptions {
+        RegoOptions {
+            query: self.rego_query.clone(),
+            builtin_rules: false,
+            skip_ping: self.rego_skip_ping,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
@@ -188,16 +219,18 @@ fn main() -> ExitCode {
             serve(args).map(|()| ExitCode::SUCCESS)
         }
         Command::Status { metrics } => status(&metrics),
-        Command::Check { policy } => check(&policy),
+        Command::Check { policy, rego } => check(&policy, &rego),
         Command::Explain {
             input,
             policy,
+            rego,
             response,
             state_dir,
             format,
         } => explain(
             &input,
             policy.as_deref(),
+            &rego,
             response,
             state_dir.as_deref(),
             format,
@@ -255,6 +288,9 @@ enum LoadError {
         /// Its problems.
         errors: PolicyErrors,
     },
+    /// The `.rego` file does not compile for its query (file, line and message).
+    #[error("{0}")]
+    Rego(RegoError),
 }
 
 fn located(path: &Path, errors: &PolicyErrors) -> String {
@@ -266,7 +302,12 @@ fn located(path: &Path, errors: &PolicyErrors) -> String {
         .join("\n")
 }
 
-fn load_policy(path: Option<&Path>) -> Result<Policy, LoadError> {
+/// Whether `path` names a Rego policy rather than a TOML one.
+fn is_rego(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "rego")
+}
+
+fn load_policy(path: Option<&Path>, rego: &RegoArgs) -> Result<Policy, LoadError> {
     let Some(path) = path else {
         return Ok(Policy::embedded_default());
     };
@@ -274,23 +315,41 @@ fn load_policy(path: Option<&Path>) -> Result<Policy, LoadError> {
         path: path.to_owned(),
         source,
     })?;
-    Policy::parse(&text).map_err(|errors| LoadError::Invalid {
+    if is_rego(path) {
+        return RegoPolicy::compile(path, &text, rego.options())
+            .map(Policy::from_rego)
+            .map_err(LoadError::Rego);
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    Policy::parse_in(&text, dir).map_err(|errors| LoadError::Invalid {
         path: path.to_owned(),
         errors,
     })
 }
 
-fn check(path: &Path) -> Result<ExitCode> {
-    match load_policy(Some(path)) {
+fn check(path: &Path, rego: &RegoArgs) -> Result<ExitCode> {
+    match load_policy(Some(path), rego) {
         Ok(policy) => {
-            println!(
-                "{}: valid policy, {} profile(s)",
-                path.display(),
-                policy.profiles().len()
-            );
+            match policy.rego() {
+                Some(r) if policy.profiles().is_empty() => {
+                    println!("{}: valid Rego policy, query {}", path.display(), r.query())
+                }
+                Some(r) => println!(
+                    "{}: valid policy, {} profile(s), then the Rego policy {} (query {})",
+                    path.display(),
+                    policy.profiles().len(),
+                    r.file().display(),
+                    r.query()
+                ),
+                None => println!(
+                    "{}: valid policy, {} profile(s)",
+                    path.display(),
+                    policy.profiles().len()
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ LoadError::Invalid { .. }) => {
+        Err(e @ (LoadError::Invalid { .. } | LoadError::Rego(_))) => {
             eprintln!("{e}");
             Ok(ExitCode::from(1))
         }
@@ -322,11 +381,12 @@ fn state(command: StateCommand) -> Result<ExitCode> {
 fn explain(
     input: &Path,
     policy: Option<&Path>,
+    rego: &RegoArgs,
     response: bool,
     state_dir: Option<&Path>,
     format: Format,
 ) -> Result<ExitCode> {
-    let policy = load_policy(policy)?;
+    let policy = load_policy(policy, rego)?;
     let mut text = String::new();
     if input == Path::new("-") {
         io::stdin()
@@ -398,7 +458,7 @@ fn open_audit(path: Option<&Path>, on_failure: OnFailure) -> Result<AuditLog> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let policy = load_policy(args.policy.as_deref())?;
+    let policy = load_policy(args.policy.as_deref(), &args.rego)?;
     let options = StoreOptions {
         fsync_interval: Duration::from_millis(args.fsync_interval_ms),
     };
@@ -453,9 +513,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         tokio::spawn(async move { while too_large.recv().await.is_some() {} });
         let mut hangups = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
         let reloader = Arc::clone(&plugin);
+        let rego = args.rego.clone();
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
-                reload(&reloader, policy_path.as_deref());
+                reload(&reloader, policy_path.as_deref(), &rego);
             }
         });
         let plugin: Arc<dyn protocol::AuthzPlugin> = plugin;
@@ -477,12 +538,12 @@ fn status(metrics: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn reload(plugin: &Authobot, path: Option<&Path>) {
+fn reload(plugin: &Authobot, path: Option<&Path>, rego: &RegoArgs) {
     let Some(path) = path else {
         tracing::info!("SIGHUP: serving the embedded default policy, nothing to reload");
         return;
     };
-    match load_policy(Some(path)) {
+    match load_policy(Some(path), rego) {
         Ok(policy) => {
             plugin.replace_policy(policy);
             tracing::info!(policy = %path.display(), "SIGHUP: policy reloaded");

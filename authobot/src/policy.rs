@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
 
 use protocol::body::{go_path_clean, parse_security_opt, HostConfig};
 use serde::Deserialize;
@@ -15,6 +17,7 @@ use toml::Spanned;
 
 use crate::ownership::config::{compile_groups, GroupFile, OwnershipSettings};
 use crate::pattern::RoutePattern;
+use crate::rego::{RegoOptions, RegoPolicy, DEFAULT_QUERY};
 use crate::rules;
 
 /// The policy compiled into the binary: refuses every host escape, allows the ordinary
@@ -86,6 +89,7 @@ pub struct Policy {
     users: BTreeMap<String, usize>,
     profiles: Vec<Profile>,
     admins: BTreeSet<String>,
+    rego: Option<Arc<RegoPolicy>>,
 }
 
 /// What one kind of caller may do.
@@ -170,8 +174,15 @@ impl Policy {
         Policy::parse(DEFAULT_POLICY).expect("the embedded default policy is valid")
     }
 
-    /// Parses and validates a policy file's text.
+    /// Parses and validates a policy file's text; a `[rego]` file is read relative to the
+    /// current directory.
     pub fn parse(text: &str) -> Result<Policy, PolicyErrors> {
+        Policy::parse_in(text, Path::new(""))
+    }
+
+    /// Parses and validates the text of a policy file that lives in `dir` (where a relative
+    /// `[rego]` file is read from).
+    pub fn parse_in(text: &str, dir: &Path) -> Result<Policy, PolicyErrors> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(1, |span| line_of(text, span.start));
             PolicyErrors(vec![PolicyError::Syntax {
@@ -181,9 +192,29 @@ impl Policy {
         })?;
         Compiler {
             text,
+            dir,
             errors: Vec::new(),
         }
         .compile(file)
+    }
+
+    /// A policy that is only the Rego policy `rego` (a `.rego` policy file): no profile is
+    /// asked, the guards and the query decide every call.
+    pub fn from_rego(rego: RegoPolicy) -> Policy {
+        Policy {
+            default: Verdict::Deny,
+            anonymous: None,
+            unknown_users: None,
+            users: BTreeMap::new(),
+            profiles: Vec::new(),
+            admins: BTreeSet::new(),
+            rego: Some(Arc::new(rego)),
+        }
+    }
+
+    /// The Rego policy that decides after (or instead of) the profiles, if any.
+    pub fn rego(&self) -> Option<&RegoPolicy> {
+        self.rego.as_deref()
     }
 
     /// The decision when no route rule matches.
@@ -222,7 +253,8 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
-    default: Verdict,
+    /// Required unless a `[rego]` policy decides alone.
+    default: Option<Verdict>,
     anonymous: Option<Spanned<String>>,
     unknown_users: Option<Spanned<String>>,
     #[serde(default)]
@@ -231,6 +263,32 @@ struct PolicyFile {
     profiles: BTreeMap<String, ProfileFile>,
     #[serde(default)]
     groups: BTreeMap<String, GroupFile>,
+    rego: Option<RegoFile>,
+}
+
+/// `[rego]`: a Rego policy that decides too.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegoFile {
+    /// The `.rego` file, relative to the policy file.
+    file: Spanned<String>,
+    /// The rule whose value decides.
+    #[serde(default = "default_query")]
+    query: String,
+    /// Whether the profiles (route, host-escape and ownership rules) decide first.
+    #[serde(default = "yes")]
+    builtin_rules: bool,
+    /// Whether `HEAD /_ping` is allowed without asking the Rego policy.
+    #[serde(default = "yes")]
+    skip_ping: bool,
+}
+
+fn default_query() -> String {
+    DEFAULT_QUERY.to_owned()
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,6 +332,7 @@ struct EscapesFile {
 
 struct Compiler<'a> {
     text: &'a str,
+    dir: &'a Path,
     errors: Vec<PolicyError>,
 }
 
@@ -326,18 +385,50 @@ impl Compiler<'_> {
         for (user, index) in roles.profiles {
             users.entry(user).or_insert(index);
         }
+        let rego = file.rego.and_then(|rego| self.rego(rego));
+        let alone = rego.as_ref().is_some_and(|r| !r.options().builtin_rules);
+        if alone && !names.is_empty() {
+            self.invalid(
+                0..0,
+                "[rego] builtin_rules = false: the Rego policy decides alone, so [profiles] would never be asked; remove them or set builtin_rules = true".to_owned(),
+            );
+        }
+        if file.default.is_none() && !alone {
+            self.invalid(0..0, "missing field `default`".to_owned());
+        }
         if self.errors.is_empty() {
             Ok(Policy {
-                default: file.default,
+                default: file.default.unwrap_or(Verdict::Deny),
                 anonymous,
                 unknown_users,
                 users,
                 profiles,
                 admins: roles.admins,
+                rego: rego.map(Arc::new),
             })
         } else {
             self.errors.sort_by_key(PolicyError::line);
             Err(PolicyErrors(self.errors))
+        }
+    }
+
+    /// Reads and compiles the `[rego]` policy; its problems are reported on the `file` line.
+    fn rego(&mut self, file: RegoFile) -> Option<RegoPolicy> {
+        let path = self.dir.join(file.file.get_ref());
+        let options = RegoOptions {
+            query: file.query,
+            builtin_rules: file.builtin_rules,
+            skip_ping: file.skip_ping,
+        };
+        let compiled = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| RegoPolicy::compile(&path, &text, options).map_err(|e| e.to_string()));
+        match compiled {
+            Ok(policy) => Some(policy),
+            Err(message) => {
+                self.invalid(file.file.span(), format!("[rego] {message}"));
+                None
+            }
         }
     }
 

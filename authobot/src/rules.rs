@@ -62,6 +62,8 @@ pub const NO_PLUGIN_PRIVILEGES: &str = "no-plugin-privileges";
 pub const NO_PLUGIN_HOST_SETTINGS: &str = "no-plugin-host-settings";
 /// CRIU checkpoint directories on the host.
 pub const NO_CHECKPOINT_DIR: &str = "no-checkpoint-dir";
+/// The Rego policy's query (`[rego]`, or a `.rego` policy file) was not `true`.
+pub const REGO: &str = "rego";
 
 /// Every built-in rule, in the order the README documents them.
 pub const RULES: &[RuleInfo] = &[
@@ -90,6 +92,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo { id: NO_PLUGIN_PRIVILEGES, summary: "plugin pull or upgrade granting privileges not listed in `plugin_privileges`; plugin archives (create) cannot be inspected at all" },
     RuleInfo { id: NO_PLUGIN_HOST_SETTINGS, summary: "plugin set of a mount source or device path (`NAME.source=`, `NAME.path=`)" },
     RuleInfo { id: NO_CHECKPOINT_DIR, summary: "container start with a checkpoint-dir: CRIU restores from a host directory" },
+    RuleInfo { id: REGO, summary: "the Rego policy's query (data.docker.authz.allow by default) is not true for the call: false, undefined, not a boolean, or its evaluation failed" },
 ];
 
 /// Looks a built-in rule up by id.
@@ -101,6 +104,6 @@ pub fn rule(id: &str) -> Option<&'static RuleInfo> {
 pub fn is_disableable(id: &str) -> bool {
     !matches!(
         id,
-        ROUTE_UNPARSEABLE | NO_PROFILE | DEFAULT | BODY_UNREADABLE
+        ROUTE_UNPARSEABLE | NO_PROFILE | DEFAULT | BODY_UNREADABLE | REGO
     )
 }

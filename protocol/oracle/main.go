@@ -41,6 +41,14 @@ func (e *StrSlice) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// unmodelled stands for a sub-object the Rust schema only syntax-checks (Ty::Raw): any JSON
+// value is accepted and nothing is kept, so a document (omitempty) leaves it out as the
+// Rust side does.
+type unmodelled []byte
+
+// UnmarshalJSON accepts any value (the decoder has checked its syntax) and keeps nothing.
+func (*unmodelled) UnmarshalJSON([]byte) error { return nil }
+
 type HealthConfig struct {
 	Test        []string `json:",omitempty"`
 	Interval    int64    `json:",omitempty"`
@@ -373,8 +381,8 @@ type SELinuxContext struct {
 
 // SeccompOpts and AppArmorOpts are the API 1.42+ additions to swarm.Privileges.
 type SeccompOpts struct {
-	Mode    string          `json:",omitempty"`
-	Profile json.RawMessage `json:",omitempty"`
+	Mode    string     `json:",omitempty"`
+	Profile unmodelled `json:",omitempty"`
 }
 
 type AppArmorOpts struct {
@@ -382,7 +390,7 @@ type AppArmorOpts struct {
 }
 
 type Privileges struct {
-	CredentialSpec  json.RawMessage
+	CredentialSpec  unmodelled `json:",omitempty"`
 	SELinuxContext  *SELinuxContext
 	Seccomp         *SeccompOpts  `json:",omitempty"`
 	AppArmor        *AppArmorOpts `json:",omitempty"`
@@ -409,9 +417,9 @@ type ContainerSpec struct {
 	StopGracePeriod *int64            `json:",omitempty"`
 	Healthcheck     *HealthConfig     `json:",omitempty"`
 	Hosts           []string          `json:",omitempty"`
-	DNSConfig       json.RawMessage   `json:",omitempty"`
-	Secrets         json.RawMessage   `json:",omitempty"`
-	Configs         json.RawMessage   `json:",omitempty"`
+	DNSConfig       unmodelled        `json:",omitempty"`
+	Secrets         unmodelled        `json:",omitempty"`
+	Configs         unmodelled        `json:",omitempty"`
 	Isolation       string            `json:",omitempty"`
 	Sysctls         map[string]string `json:",omitempty"`
 	CapabilityAdd   []string          `json:",omitempty"`
@@ -427,13 +435,13 @@ type NetworkAttachmentConfig struct {
 
 type TaskSpec struct {
 	ContainerSpec         *ContainerSpec            `json:",omitempty"`
-	PluginSpec            json.RawMessage           `json:",omitempty"`
-	NetworkAttachmentSpec json.RawMessage           `json:",omitempty"`
-	Resources             json.RawMessage           `json:",omitempty"`
-	RestartPolicy         json.RawMessage           `json:",omitempty"`
-	Placement             json.RawMessage           `json:",omitempty"`
+	PluginSpec            unmodelled                `json:",omitempty"`
+	NetworkAttachmentSpec unmodelled                `json:",omitempty"`
+	Resources             unmodelled                `json:",omitempty"`
+	RestartPolicy         unmodelled                `json:",omitempty"`
+	Placement             unmodelled                `json:",omitempty"`
 	Networks              []NetworkAttachmentConfig `json:",omitempty"`
-	LogDriver             json.RawMessage           `json:",omitempty"`
+	LogDriver             unmodelled                `json:",omitempty"`
 	ForceUpdate           uint64
 	Runtime               string `json:",omitempty"`
 }
@@ -446,11 +454,11 @@ type Annotations struct {
 type ServiceSpec struct {
 	Annotations
 	TaskTemplate   TaskSpec                  `json:",omitempty"`
-	Mode           json.RawMessage           `json:",omitempty"`
-	UpdateConfig   json.RawMessage           `json:",omitempty"`
-	RollbackConfig json.RawMessage           `json:",omitempty"`
+	Mode           unmodelled                `json:",omitempty"`
+	UpdateConfig   unmodelled                `json:",omitempty"`
+	RollbackConfig unmodelled                `json:",omitempty"`
 	Networks       []NetworkAttachmentConfig `json:",omitempty"`
-	EndpointSpec   json.RawMessage           `json:",omitempty"`
+	EndpointSpec   unmodelled                `json:",omitempty"`
 }
 
 type PluginPrivilege struct {
@@ -804,6 +812,56 @@ func run(kind string, body []byte) (any, error) {
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
 
+// createRequest is how a create document is written: container.CreateRequest's shape, the
+// HostConfig being the one getHostConfig yields.
+type createRequest struct {
+	*Config
+	HostConfig       *HostConfig       `json:",omitempty"`
+	NetworkingConfig *NetworkingConfig `json:",omitempty"`
+}
+
+// document decodes body as the daemon does and returns the whole Go value, for
+// json.Marshal: what protocol::body::document must equal.
+func document(kind string, body []byte) (any, error) {
+	var v any
+	switch kind {
+	case "container_create", "host_config":
+		var w ContainerConfigWrapper
+		if err := decode(body, &w, false); err != nil {
+			return nil, err
+		}
+		hc := w.getHostConfig()
+		if kind == "host_config" {
+			return hc, nil
+		}
+		if hc == nil {
+			// daemon/create.go: no HostConfig is an empty one, on the default network.
+			hc = &HostConfig{NetworkMode: "default"}
+		}
+		return createRequest{w.Config, hc, w.NetworkingConfig}, nil
+	case "exec_create":
+		v = &ExecConfig{}
+	case "volume_create":
+		v = &VolumeCreateBody{}
+	case "network_create":
+		v = &NetworkCreateRequest{}
+	case "container_update":
+		v = &UpdateConfig{}
+	case "service_spec":
+		v = &ServiceSpec{}
+	case "plugin_privileges":
+		v = &[]PluginPrivilege{}
+	case "plugin_settings":
+		v = &[]string{}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", kind)
+	}
+	if err := decode(body, v, false); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // errorClass names an error the way the Rust side's BodyError variants do.
 func errorClass(err error) string {
 	var syntaxErr *json.SyntaxError
@@ -822,6 +880,15 @@ func errorClass(err error) string {
 type request struct {
 	Kind string `json:"kind"`
 	Body string `json:"body"`
+	// Document asks for the whole decoded value (document) instead of the model (run).
+	Document bool `json:"document"`
+}
+
+func answer(req request, body []byte) (any, error) {
+	if req.Document {
+		return document(req.Kind, body)
+	}
+	return run(req.Kind, body)
 }
 
 func main() {
@@ -838,7 +905,7 @@ func main() {
 				result = map[string]string{"error": "input"}
 			} else if body, berr := base64.StdEncoding.DecodeString(req.Body); berr != nil {
 				result = map[string]string{"error": "input"}
-			} else if value, derr := run(req.Kind, body); derr != nil {
+			} else if value, derr := answer(req, body); derr != nil {
 				result = map[string]string{"error": errorClass(derr)}
 			} else {
 				result = value

@@ -106,7 +106,7 @@ fn rules_lists_every_built_in_rule() {
 }
 
 /// One plugin call over the socket, as the daemon makes it; returns the reply's JSON.
-fn call(socket: &Path, message: &str) -> serde_json::Value {
+pub(crate) fn call(socket: &Path, message: &str) -> serde_json::Value {
     let mut stream = UnixStream::connect(socket).expect("the plugin socket accepts");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -126,7 +126,7 @@ fn call(socket: &Path, message: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("reply {body:?}: {e}"))
 }
 
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -134,7 +134,7 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

@@ -8,5 +8,6 @@ mod integrity;
 mod ownership;
 mod policies;
 mod properties;
+mod rego;
 mod support;
 mod workflow;

@@ -46,13 +46,23 @@ pub(crate) enum Ty {
     Raw,
 }
 
+/// Which fields a decode stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Only [`Field::read`] fields (and embedded ones): what the model reads out.
+    Read,
+    /// Every field: the whole Go value, for a document written back as JSON
+    /// (`document.rs`). In this mode a struct's slot of a field is its declared index.
+    All,
+}
+
 impl Ty {
-    /// Whether a value of this type keeps nothing the model could read: a struct without
-    /// [`Field::read`] fields, a pointer to one, or [`Ty::Raw`].
-    fn stores_nothing(&'static self) -> bool {
+    /// Whether a value of this type keeps nothing under `keep`: a struct without stored
+    /// fields, a pointer to one, or [`Ty::Raw`].
+    fn stores_nothing(&'static self, keep: Keep) -> bool {
         match self {
-            Ty::Struct(st) => st.layout().stored.is_empty(),
-            Ty::Ptr(inner) => inner.stores_nothing(),
+            Ty::Struct(st) => st.layout_for(keep).stored.is_empty(),
+            Ty::Ptr(inner) => inner.stores_nothing(keep),
             Ty::Raw => true,
             _ => false,
         }
@@ -67,6 +77,8 @@ pub(crate) struct StructTy {
     /// The JSON-visible fields after Go's embedding rules and their lookup tables, computed
     /// once.
     layout: OnceLock<Layout>,
+    /// The same with every field stored ([`Keep::All`]).
+    layout_all: OnceLock<Layout>,
 }
 
 /// A struct's JSON-visible fields with a table that finds one by key cheaply.
@@ -99,7 +111,7 @@ fn home(name: &[u8], mask: usize) -> usize {
 }
 
 impl Layout {
-    fn new(st: &'static StructTy, flat: Vec<FlatField>) -> Layout {
+    fn new(st: &'static StructTy, flat: Vec<FlatField>, keep: Keep) -> Layout {
         assert!(
             flat.iter()
                 .all(|f| f.name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')),
@@ -114,7 +126,12 @@ impl Layout {
             }
             table[at] = (field.name, index);
         }
-        let stored = st.fields.iter().filter(|f| f.read).map(|f| &f.ty).collect();
+        let stored = st
+            .fields
+            .iter()
+            .filter(|f| f.read || keep == Keep::All)
+            .map(|f| &f.ty)
+            .collect();
         Layout {
             flat,
             table,
@@ -237,6 +254,7 @@ impl StructTy {
         StructTy {
             fields,
             layout: OnceLock::new(),
+            layout_all: OnceLock::new(),
         }
     }
 
@@ -268,8 +286,13 @@ impl StructTy {
     /// in turn. Clients write the
     /// fields of a struct in declaration order, so the field after the previous key's is
     /// checked first (`next`, updated); an exact name is Go's choice whatever precedes it.
-    fn member(&'static self, key: &str, next: &mut usize) -> Option<&'static FlatField> {
-        let layout = self.layout();
+    fn member(
+        &'static self,
+        key: &str,
+        next: &mut usize,
+        keep: Keep,
+    ) -> Option<&'static FlatField> {
+        let layout = self.layout_for(keep);
         let index = match layout.flat.get(*next) {
             Some(field) if same_bytes(field.name.as_bytes(), key.as_bytes()) => *next,
             _ => layout.index_for_key(key)?,
@@ -285,13 +308,33 @@ impl StructTy {
     }
 
     fn layout(&'static self) -> &'static Layout {
-        self.layout
-            .get_or_init(|| Layout::new(self, self.collect_flat_fields()))
+        self.layout_for(Keep::Read)
     }
 
-    fn collect_flat_fields(&'static self) -> Vec<FlatField> {
+    fn layout_for(&'static self, keep: Keep) -> &'static Layout {
+        let cell = match keep {
+            Keep::Read => &self.layout,
+            Keep::All => &self.layout_all,
+        };
+        cell.get_or_init(|| Layout::new(self, self.collect_flat_fields(keep), keep))
+    }
+
+    /// The JSON-visible fields in Go's `typeFields` order, every one stored
+    /// ([`Keep::All`]): what Go's encoder writes, in its order.
+    pub(crate) fn all_fields(&'static self) -> &'static [FlatField] {
+        &self.layout_for(Keep::All).flat
+    }
+
+    fn collect_flat_fields(&'static self, keep: Keep) -> Vec<FlatField> {
         let mut all: Vec<(FlatField, usize)> = Vec::new();
-        collect_fields(self, &mut Vec::new(), &mut Vec::new(), false, &mut all);
+        collect_fields(
+            self,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            false,
+            keep,
+            &mut all,
+        );
         let mut out = Vec::new();
         for (field, depth) in &all {
             let min = all
@@ -317,12 +360,14 @@ fn collect_fields(
     path: &mut Vec<usize>,
     slots: &mut Vec<usize>,
     through_pointer: bool,
+    keep: Keep,
     out: &mut Vec<(FlatField, usize)>,
 ) {
     let mut next_slot = 0;
     for (i, field) in st.fields.iter().enumerate() {
-        let slot = field.read.then_some(next_slot);
-        next_slot += usize::from(field.read);
+        let stored = field.read || keep == Keep::All;
+        let slot = stored.then_some(next_slot);
+        next_slot += usize::from(stored);
         path.push(i);
         let inner = match (&field.ty, field.embedded) {
             (Ty::Struct(s), true) => Some((*s, through_pointer)),
@@ -333,7 +378,7 @@ fn collect_fields(
             Some((s, through_pointer)) => {
                 // Embedded fields are always stored.
                 slots.extend(slot);
-                collect_fields(s, path, slots, through_pointer, out);
+                collect_fields(s, path, slots, through_pointer, keep, out);
                 slots.truncate(path.len() - 1);
             }
             None => out.push((
@@ -342,7 +387,7 @@ fn collect_fields(
                     ty: &field.ty,
                     path: path.clone(),
                     slots: slots.iter().copied().chain(slot).collect(),
-                    read: field.read,
+                    read: stored,
                     through_pointer,
                 },
                 path.len() - 1,
@@ -426,8 +471,8 @@ pub(crate) enum GoValue<'t> {
 }
 
 impl<'t> GoValue<'t> {
-    /// Go's zero value of `ty` (as far as it is stored).
-    pub(crate) fn zero(ty: &Ty) -> GoValue<'t> {
+    /// Go's zero value of `ty`, storing the fields `keep` says.
+    pub(crate) fn zero_keeping(ty: &Ty, keep: Keep) -> GoValue<'t> {
         match ty {
             Ty::Bool => GoValue::Bool(false),
             Ty::Int(_) => GoValue::Int(0),
@@ -435,13 +480,15 @@ impl<'t> GoValue<'t> {
             Ty::Str => GoValue::Str(Cow::Borrowed("")),
             Ty::Ptr(_) => GoValue::Ptr(None),
             Ty::Slice(_) | Ty::StrSlice => GoValue::nil_slice(),
-            Ty::Array(n, elem) => GoValue::Array((0..*n).map(|_| GoValue::zero(elem)).collect()),
+            Ty::Array(n, elem) => {
+                GoValue::Array((0..*n).map(|_| GoValue::zero_keeping(elem, keep)).collect())
+            }
             Ty::Map(_) => GoValue::Map(None),
             Ty::Struct(st) => GoValue::Struct(
-                st.layout()
+                st.layout_for(keep)
                     .stored
                     .iter()
-                    .map(|ty| GoValue::zero(ty))
+                    .map(|ty| GoValue::zero_keeping(ty, keep))
                     .collect(),
             ),
             Ty::Raw => GoValue::Raw,
@@ -469,12 +516,23 @@ pub(crate) fn decode<'t>(
     ty: &'static Ty,
     trailing: Trailing,
 ) -> Result<GoValue<'t>, BodyError> {
-    let mut value = GoValue::zero(ty);
+    decode_keeping(body, ty, trailing, Keep::Read)
+}
+
+/// [`decode`], storing the fields `keep` says.
+pub(crate) fn decode_keeping<'t>(
+    body: &'t [u8],
+    ty: &'static Ty,
+    trailing: Trailing,
+    keep: Keep,
+) -> Result<GoValue<'t>, BodyError> {
+    let mut value = GoValue::zero_keeping(ty, keep);
     let mut decoder = Decoder {
         reader: Reader::new(body),
         first_error: None,
         unmarshaler_error: None,
         path: Vec::new(),
+        keep,
     };
     decoder
         .document(ty, &mut value, trailing)
@@ -493,6 +551,8 @@ struct Decoder<'t> {
     unmarshaler_error: Option<BodyError>,
     /// Field names from the root, for error messages.
     path: Vec<&'static str>,
+    /// Which fields are stored.
+    keep: Keep,
 }
 
 impl<'t> Decoder<'t> {
@@ -541,7 +601,7 @@ impl<'t> Decoder<'t> {
                 }
                 let pointee = v.and_then(|v| {
                     if !matches!(v, GoValue::Ptr(Some(_))) {
-                        *v = GoValue::Ptr(Some(Box::new(GoValue::zero(inner))));
+                        *v = GoValue::Ptr(Some(Box::new(GoValue::zero_keeping(inner, self.keep))));
                     }
                     match v {
                         GoValue::Ptr(Some(pointee)) => Some(&mut **pointee),
@@ -635,7 +695,7 @@ impl<'t> Decoder<'t> {
                         let cap = backing.len();
                         let new_cap = (cap + cap / 2).max(4);
                         backing.truncate(*len);
-                        backing.resize_with(new_cap, || GoValue::zero(elem));
+                        backing.resize_with(new_cap, || GoValue::zero_keeping(elem, self.keep));
                         *nil = false;
                     }
                     if count >= *len {
@@ -688,7 +748,7 @@ impl<'t> Decoder<'t> {
         }
         if let Some(GoValue::Array(items)) = v {
             for item in items.iter_mut().skip(count) {
-                *item = GoValue::zero(elem);
+                *item = GoValue::zero_keeping(elem, self.keep);
             }
         }
         Ok(())
@@ -754,7 +814,7 @@ impl<'t> Decoder<'t> {
         st: &'static StructTy,
         mut v: Option<&mut GoValue<'t>>,
     ) -> Result<(), Failure> {
-        let flat = &st.layout().flat;
+        let flat = &st.layout_for(self.keep).flat;
         let mut next = 0;
         let mut more = self.reader.enter_object()?;
         while more {
@@ -768,7 +828,7 @@ impl<'t> Decoder<'t> {
                 }
                 _ => {
                     let key = self.reader.key()?;
-                    st.member(&key, &mut next)
+                    st.member(&key, &mut next, self.keep)
                 }
             };
             match member {
@@ -779,7 +839,7 @@ impl<'t> Decoder<'t> {
                     let slot = v
                         .as_deref_mut()
                         .filter(|_| field.read || field.through_pointer)
-                        .and_then(|v| walk_to_field(st, v, field));
+                        .and_then(|v| walk_to_field(st, v, field, self.keep));
                     self.path.push(field.name);
                     let result = self.value(field.ty, slot);
                     self.path.pop();
@@ -814,13 +874,13 @@ impl<'t> Decoder<'t> {
             let result = match map.as_deref_mut() {
                 // Only the key is kept when the element stores nothing (`Volumes` and
                 // `EndpointsConfig` of a create body, whose keys alone the model reads).
-                Some(map) if elem.stores_nothing() => {
+                Some(map) if elem.stores_nothing(self.keep) => {
                     let result = self.value(elem, None);
                     map.insert(key, GoValue::Raw);
                     result
                 }
                 Some(map) => {
-                    let mut element = GoValue::zero(elem);
+                    let mut element = GoValue::zero_keeping(elem, self.keep);
                     let result = self.value(elem, Some(&mut element));
                     map.insert(key, element);
                     result
@@ -842,6 +902,7 @@ fn walk_to_field<'v, 't>(
     st: &'static StructTy,
     v: &'v mut GoValue<'t>,
     field: &FlatField,
+    keep: Keep,
 ) -> Option<&'v mut GoValue<'t>> {
     let mut current = v;
     let mut current_ty = st;
@@ -858,7 +919,8 @@ fn walk_to_field<'v, 't>(
             }
             Ty::Ptr(Ty::Struct(s)) => {
                 if !matches!(slot, GoValue::Ptr(Some(_))) {
-                    *slot = GoValue::Ptr(Some(Box::new(GoValue::zero(&Ty::Struct(s)))));
+                    *slot =
+                        GoValue::Ptr(Some(Box::new(GoValue::zero_keeping(&Ty::Struct(s), keep))));
                 }
                 let GoValue::Ptr(Some(pointee)) = slot else {
                     return None;
@@ -1107,15 +1169,16 @@ mod tests {
     fn the_field_after_the_previous_one_is_taken_only_on_an_exact_name() {
         static TWO: StructTy =
             StructTy::new(&[Field::read("ab", Ty::Str), Field::read("AB", Ty::Str)]);
-        let member = |key: &str, mut next: usize| TWO.member(key, &mut next).map(|f| f.name);
+        let member =
+            |key: &str, mut next: usize| TWO.member(key, &mut next, Keep::Read).map(|f| f.name);
         assert_eq!(member("AB", 0), Some("AB"));
         assert_eq!(member("ab", 1), Some("ab"));
         assert_eq!(member("Ab", 1), Some("ab"));
         assert_eq!(member("ab", 7), Some("ab"));
         let mut next = 0;
-        assert!(TWO.member("ab", &mut next).is_some());
+        assert!(TWO.member("ab", &mut next, Keep::Read).is_some());
         assert_eq!(next, 1);
-        assert!(TWO.member("zz", &mut next).is_none());
+        assert!(TWO.member("zz", &mut next, Keep::Read).is_none());
         assert_eq!(next, 1);
     }
 

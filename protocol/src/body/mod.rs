@@ -7,12 +7,14 @@
 
 mod canonical;
 mod daemon;
+mod document;
 mod go;
 mod json;
 pub mod model;
 mod schema;
 
 pub use daemon::{go_path_clean, go_to_upper, local_bind_device, parse_security_opt};
+pub use document::{document, DocumentKind};
 pub use json::MAX_NESTING_DEPTH;
 pub use model::*;
 

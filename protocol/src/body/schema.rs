@@ -16,7 +16,7 @@ const INT: Ty = Ty::Int(64);
 
 static EMPTY: StructTy = StructTy::new(&[]);
 
-static HEALTH_CONFIG: StructTy = StructTy::new(&[
+pub(crate) static HEALTH_CONFIG: StructTy = StructTy::new(&[
     Field::checked("Test", STRINGS),
     Field::checked("Interval", INT),
     Field::checked("Timeout", INT),
@@ -170,7 +170,7 @@ pub(crate) static VOLUME_OPTIONS: StructTy = StructTy::new(&[
     Field::read("DriverConfig", Ty::Ptr(&Ty::Struct(&DRIVER))),
 ]);
 
-static TMPFS_OPTIONS: StructTy = StructTy::new(&[
+pub(crate) static TMPFS_OPTIONS: StructTy = StructTy::new(&[
     Field::checked("SizeBytes", INT),
     Field::checked("Mode", Ty::Uint(32)),
 ]);
@@ -234,7 +234,7 @@ pub(crate) static HOST_CONFIG: StructTy = StructTy::new(&[
     Field::checked("Init", Ty::Ptr(&Ty::Bool)),
 ]);
 
-static ENDPOINT_IPAM_CONFIG: StructTy = StructTy::new(&[
+pub(crate) static ENDPOINT_IPAM_CONFIG: StructTy = StructTy::new(&[
     Field::checked("IPv4Address", Ty::Str),
     Field::checked("IPv6Address", Ty::Str),
     Field::checked("LinkLocalIPs", STRINGS),
@@ -303,7 +303,7 @@ pub(crate) static VOLUME_CREATE: StructTy = StructTy::new(&[
     Field::read("Name", Ty::Str),
 ]);
 
-static IPAM_CONFIG: StructTy = StructTy::new(&[
+pub(crate) static IPAM_CONFIG: StructTy = StructTy::new(&[
     Field::checked("Subnet", Ty::Str),
     Field::checked("IPRange", Ty::Str),
     Field::checked("Gateway", Ty::Str),
